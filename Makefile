@@ -1,0 +1,62 @@
+# The one entry point. `make book` and `make test` each set up everything they
+# need (a virtual environment in .venv with the exact versions pinned in
+# constraints.txt) and then build or test. Run `make help` for the rest.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+STAMP  := $(VENV)/.installed
+PORT   ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help setup book test serve lab bench clean lock
+
+help:
+	@echo "make book    set up .venv and build the site into _build/html"
+	@echo "make test    set up .venv and run every test (library, notebooks, site)"
+	@echo "make serve   serve the built site on http://127.0.0.1:$(PORT)"
+	@echo "make lab     open the notebooks in JupyterLab"
+	@echo "make bench   time the LSTM against a per-step version (and PyTorch if installed)"
+	@echo "make clean   remove the build and the virtual environment"
+	@echo "make lock    re-pin constraints.txt from a fresh resolve"
+
+# The environment is rebuilt when the dependency list or the pins change.
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version' 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet -c constraints.txt -e ".[book,test]"
+	touch $@
+
+setup: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@test -f _build/html/index.html
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+serve:
+	@test -f _build/html/index.html || { echo "No site yet: run 'make book' first." >&2; exit 1; }
+	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
+
+lab: $(STAMP)
+	$(PIP) install --quiet -c constraints.txt -e ".[lab]"
+	$(BIN)/jupyter lab book
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/lstm_benchmark.py
+
+clean:
+	rm -rf _build $(VENV) .pytest_cache .hypothesis
+
+# Resolve the newest versions allowed by pyproject.toml in a scratch
+# environment and write them, exactly pinned, to constraints.txt.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet -e ".[book,test,lab]"
+	{ sed -n '1,3p' constraints.txt; .lock-venv/bin/python -m pip freeze --exclude-editable | sort -f; } > constraints.new
+	mv constraints.new constraints.txt
+	rm -rf .lock-venv

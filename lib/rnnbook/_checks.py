@@ -1,0 +1,149 @@
+"""Argument checking shared by every layer.
+
+Every public function of the library validates its inputs with
+:class:`Shapes`, so that a wrong shape or dtype fails at the call with a
+message that names the argument, the shape it got and the shape it needs,
+instead of surfacing later as a puzzling broadcasting error.
+
+Example::
+
+    s = Shapes()
+    x = s.check("x", x, ("N", "T", "D"))
+    Wx = s.check("Wx", Wx, ("D", "H"))        # D must agree with x
+    b = s.check("b", b, ("H",))
+    N, T, D, H = s["N"], s["T"], s["D"], s["H"]
+
+Symbolic dimensions bind on first sight and must agree afterwards. An entry
+may also be an integer or an expression string such as ``"4*H"``, evaluated
+with the dimensions bound so far.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+_MULTIPLE = re.compile(r"^(\d+)\*([A-Za-z_]\w*)$")
+
+
+def _fmt(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class Shapes:
+    """Bind symbolic dimensions across several arguments and check dtypes.
+
+    All floating arguments checked by one ``Shapes`` must share one dtype
+    (float32 or float64): results keep the input dtype, so mixing the two
+    would silently promote or truncate.
+    """
+
+    def __init__(self, **known: int):
+        self.dims: dict[str, int] = dict(known)
+        self._source: dict[str, str] = {k: "the caller" for k in known}
+        self.dtype: np.dtype | None = None
+        self._dtype_source: str | None = None
+
+    def __getitem__(self, name: str) -> int:
+        return self.dims[name]
+
+    def check(self, name: str, value, shape, *, dtype: str = "float"):
+        """Return ``value`` as an ndarray after checking its shape and dtype.
+
+        Args:
+            name: the argument's name, used in error messages.
+            value: the argument (array-like).
+            shape: tuple of dimension specs: an int, a symbol ("N"), or a
+                multiple of a symbol ("4*H").
+            dtype: "float" (float32/float64, shared by all float arguments),
+                "int" (any integer dtype), "bool", or "any".
+        """
+        if value is None:
+            raise ValueError(f"{name} is None but needs an array of shape {self._describe(shape)}")
+        arr = np.asarray(value)
+        self._check_dtype(name, arr, dtype)
+        if arr.ndim != len(shape):
+            raise ValueError(
+                f"{name} has shape {_fmt(arr.shape)} but needs {len(shape)} dimensions "
+                f"{self._describe(shape)}"
+            )
+        for axis, (spec, got) in enumerate(zip(shape, arr.shape)):
+            self._check_dim(name, arr.shape, shape, axis, spec, got)
+        return arr
+
+    # -- internals ---------------------------------------------------------
+    def _describe(self, shape) -> str:
+        names = "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+        try:
+            values = tuple(self._expected(s) for s in shape)
+        except KeyError:
+            values = None
+        if values is not None and any(not isinstance(s, int) for s in shape):
+            return f"{names} = {_fmt(values)}"
+        return names
+
+    def _expected(self, spec):
+        if isinstance(spec, (int, np.integer)):
+            return int(spec)
+        m = _MULTIPLE.match(spec)
+        if m:
+            return int(m.group(1)) * self.dims[m.group(2)]
+        return self.dims[spec]
+
+    def _check_dim(self, name, got_shape, shape, axis, spec, got):
+        if isinstance(spec, str) and not _MULTIPLE.match(spec) and spec not in self.dims:
+            self.dims[spec] = got
+            self._source[spec] = name
+            return
+        if isinstance(spec, str) and _MULTIPLE.match(spec) and _MULTIPLE.match(spec).group(2) not in self.dims:
+            factor, sym = int(_MULTIPLE.match(spec).group(1)), _MULTIPLE.match(spec).group(2)
+            if got % factor:
+                raise ValueError(
+                    f"{name} has shape {_fmt(got_shape)} but axis {axis} must be a multiple of "
+                    f"{factor} ({spec}), got {got}"
+                )
+            self.dims[sym] = got // factor
+            self._source[sym] = name
+            return
+        want = self._expected(spec)
+        if got != want:
+            why = ""
+            if isinstance(spec, str):
+                sym = _MULTIPLE.match(spec).group(2) if _MULTIPLE.match(spec) else spec
+                why = f" ({sym} = {self.dims[sym]} from {self._source[sym]})"
+            raise ValueError(
+                f"{name} has shape {_fmt(got_shape)} but needs {self._describe(shape)}{why}"
+            )
+
+    def _check_dtype(self, name, arr, kind):
+        if kind == "any":
+            return
+        if kind == "int":
+            if not np.issubdtype(arr.dtype, np.integer):
+                raise ValueError(f"{name} has dtype {arr.dtype} but needs an integer dtype")
+            return
+        if kind == "bool":
+            if arr.dtype != np.bool_:
+                raise ValueError(f"{name} has dtype {arr.dtype} but needs dtype bool")
+            return
+        if arr.dtype not in FLOAT_DTYPES:
+            raise ValueError(f"{name} has dtype {arr.dtype} but needs float32 or float64")
+        if self.dtype is None:
+            self.dtype, self._dtype_source = arr.dtype, name
+        elif arr.dtype != self.dtype:
+            raise ValueError(
+                f"{name} has dtype {arr.dtype} but {self._dtype_source} has {self.dtype}; "
+                f"pass all arrays in one dtype"
+            )
+
+
+def check_cache(name: str, cache, kind: type | tuple, fn: str):
+    """Raise a clear error when a backward gets a cache from the wrong forward."""
+    if not isinstance(cache, kind):
+        raise ValueError(
+            f"{name} is a {type(cache).__name__}, not the cache returned by {fn}"
+        )
+    return cache

@@ -1,0 +1,50 @@
+"""Every committed notebook is valid, stored without outputs, and well formed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted(
+    p for folder in ("book", "exercises", "solutions") for p in (ROOT / folder).rglob("*.ipynb")
+    if ".ipynb_checkpoints" not in p.parts
+)
+CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _ids(paths):
+    return [str(p.relative_to(ROOT)) for p in paths]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found under book/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_is_valid_and_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    dirty = [
+        i for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
+    ]
+    assert not dirty, f"{path.name}: code cells {dirty} have outputs; store notebooks stripped"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
+def test_chapter_starts_with_rnnbook_import_and_seeded_rng(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    assert code, f"{path.name} has no code cells"
+    first = code[0]
+    assert "rnnbook" in first, f"{path.name}: the first code cell must import from rnnbook"
+    assert "default_rng(" in first, f"{path.name}: the first code cell must seed numpy's default_rng"
+    assert "sys.path" not in "".join(code), f"{path.name} must not touch sys.path"
+    kernel = nb.metadata.get("kernelspec", {}).get("name")
+    assert kernel == "python3", f"{path.name}: kernelspec should be python3, got {kernel!r}"
+    headings = [line for c in nb.cells if c.cell_type == "markdown"
+                for line in c.source.splitlines() if line.startswith("# ")]
+    assert len(headings) == 1, f"{path.name}: needs exactly one '# ' title, found {len(headings)}"
