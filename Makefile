@@ -30,11 +30,19 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
-book: $(STAMP)
+# MathJax and the widget embed scripts, pinned in package-lock.json, so that
+# the site is served without a CDN.
+ASSETS := node_modules/.package-lock.json
+
+$(ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+book: $(STAMP) $(ASSETS)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@test -f _build/html/index.html
 
-test: $(STAMP)
+test: $(STAMP) $(ASSETS)
 	$(BIN)/python -m pytest
 
 serve:
@@ -49,7 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/lstm_benchmark.py
 
 clean:
-	rm -rf _build $(VENV) .pytest_cache .hypothesis
+	rm -rf _build $(VENV) node_modules .pytest_cache .hypothesis
 
 # Resolve the newest versions allowed by pyproject.toml in a scratch
 # environment and write them, exactly pinned, to constraints.txt.

@@ -47,6 +47,8 @@ def _scratch_book(tmp_path: Path, notebook: nbformat.NotebookNode) -> Path:
     book = tmp_path / "book"
     (book / "book").mkdir(parents=True)
     shutil.copy(ROOT / "_config.yml", book / "_config.yml")
+    shutil.copytree(ROOT / "book" / "_ext", book / "book" / "_ext")
+    (book / "node_modules").symlink_to(ROOT / "node_modules")
     shutil.copy(ROOT / "book" / "references.bib", book / "book" / "references.bib")
     (book / "_toc.yml").write_text("format: jb-book\nroot: book/page\n")
     nbformat.write(notebook, book / "book" / "page.ipynb")
@@ -60,15 +62,20 @@ def _notebook(*cells) -> nbformat.NotebookNode:
     return nb
 
 
-def test_a_raising_cell_fails_the_build(tmp_path):
-    nb = _notebook(nbformat.v4.new_markdown_cell("# Page"),
-                   nbformat.v4.new_code_cell("raise RuntimeError('deliberate failure')"))
+@pytest.mark.parametrize(
+    "markdown, code, should_build",
+    [
+        ("# Page\n\nSee {ref}`the page <page-label>`.", "1 + 1", True),
+        ("# Page", "raise RuntimeError('deliberate failure')", False),
+        ("# Page\n\nSee {ref}`no-such-label`.", "1 + 1", False),
+    ],
+    ids=["control-builds", "raising-cell-fails", "broken-reference-fails"],
+)
+def test_build_settings_catch_broken_content(tmp_path, markdown, code, should_build):
+    nb = _notebook(nbformat.v4.new_markdown_cell("(page-label)=\n" + markdown),
+                   nbformat.v4.new_code_cell(code))
     proc = build(_scratch_book(tmp_path, nb), timeout=300)
-    assert proc.returncode != 0, "a raising cell did not fail the build:\n" + _tail(proc)
-
-
-def test_a_broken_cross_reference_fails_the_build(tmp_path):
-    nb = _notebook(nbformat.v4.new_markdown_cell("# Page\n\nSee {ref}`no-such-label`."),
-                   nbformat.v4.new_code_cell("1 + 1"))
-    proc = build(_scratch_book(tmp_path, nb), timeout=300)
-    assert proc.returncode != 0, "a broken reference did not fail the build:\n" + _tail(proc)
+    if should_build:
+        assert proc.returncode == 0, "the control book did not build:\n" + _tail(proc)
+    else:
+        assert proc.returncode != 0, "the broken book built without error:\n" + _tail(proc)

@@ -1,13 +1,13 @@
-"""Shared pytest configuration: per-notebook execution times in the summary."""
+"""pytest plugin: the time each notebook took, in the run's summary.
+
+Loaded for every run by `-p notebook_timing` in pyproject.toml, so that it
+sees the notebooks of book/ and solutions/ as well as tests/."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
 
 _notebook_seconds: dict[str, float] = defaultdict(float)
 _notebook_failed: set[str] = set()
