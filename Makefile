@@ -26,6 +26,9 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, found " + sys.version' 
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet -c constraints.txt -e ".[book,test]"
+	@# matplotlib builds its font cache on first import and says so on stderr;
+	@# do it here, not inside the first notebook that draws a figure.
+	$(BIN)/python -c "import matplotlib.pyplot"
 	touch $@
 
 setup: $(STAMP)

@@ -92,7 +92,7 @@ def test_scale_keyword_and_luong_dot():
     q, k, v, *_ = make_inputs(rng, 2, 3, 4, 5, 2, 3)
     out1, w1, _ = dot_product_attention(q, k, v)
     out2, w2, _ = scaled_dot_product_attention(q, k, v, scale=1.0)
-    out3, w3, _ = scaled_dot_product_attention(q / math.sqrt(5), k, v)
+    out3, _, _ = scaled_dot_product_attention(q / math.sqrt(5), k, v)
     np.testing.assert_array_equal(out1, out2)
     np.testing.assert_allclose(w2, naive_attention(np.einsum("nid,njd->nij", q, k), v, None)[1],
                                rtol=1e-12)

@@ -1,0 +1,107 @@
+"""The diagram helpers draw what they promise and reject impossible requests."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.patches import FancyBboxPatch  # noqa: E402
+
+from rnnbook import plots  # noqa: E402
+
+
+def _boxes(ax):
+    return [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
+
+
+def _texts(ax):
+    return [t.get_text() for t in ax.texts]
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.mark.parametrize("T", [1, 2, 4, 7])
+def test_chain_draws_one_box_per_input_state_and_output(T):
+    fig, ax = plt.subplots()
+    xs = plots.draw_rnn_chain(ax, T)
+    assert len(xs) == T
+    assert len(_boxes(ax)) == 3 * T
+    assert all(b > a for a, b in zip(xs, xs[1:])), "steps run left to right"
+
+
+def test_chain_respects_inputs_outputs_and_h0():
+    fig, ax = plt.subplots()
+    plots.draw_rnn_chain(ax, 4, inputs=[1], outputs=[4], h0=True)
+    # 4 states + 1 input + 1 output + h0
+    assert len(_boxes(ax)) == 7
+    texts = _texts(ax)
+    assert "$x_{1}$" in texts and "$x_{2}$" not in texts
+    assert "$\\hat{y}_{4}$" in texts and "$\\hat{y}_{1}$" not in texts
+    assert "$h_0$" in texts
+
+
+def test_chain_weight_labels_name_every_matrix():
+    fig, ax = plt.subplots()
+    plots.draw_rnn_chain(ax, 3, weight_labels=True)
+    texts = _texts(ax)
+    assert texts.count("$W_{xh}$") == 3
+    assert texts.count("$W_{hy}$") == 3
+    assert texts.count("$W_{hh}$") == 2
+
+
+def test_chain_uses_decoder_colour_from_the_given_step():
+    fig, ax = plt.subplots()
+    plots.draw_rnn_chain(ax, 4, inputs=[1, 2], outputs=[3, 4], decoder_from=3)
+    decoder = matplotlib.colors.to_rgba(plots.ROLE_COLORS["decoder"])
+    assert sum(b.get_facecolor() == decoder for b in _boxes(ax)) == 2
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(steps=0), "at least 1"),
+    (dict(steps=3, inputs=[4]), "inputs lists steps outside"),
+    (dict(steps=3, outputs=[0]), "outputs lists steps outside"),
+    (dict(steps=3, hidden_labels=["a", "b"]), "labels has 2 entries"),
+])
+def test_chain_rejects_bad_arguments(kwargs, match):
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match=match):
+        plots.draw_rnn_chain(ax, **kwargs)
+
+
+@pytest.mark.parametrize("folded", [True, False])
+def test_unrolled_returns_a_figure_with_all_steps(folded):
+    fig = plots.draw_unrolled_rnn(T=4, folded=folded)
+    ax = fig.axes[0]
+    texts = _texts(ax)
+    for t in range(1, 5):
+        assert f"$h_{{{t}}}$" in texts
+    assert ("$h_t$" in texts) == folded
+    # Everything drawn lies inside the visible area.
+    x0, x1 = ax.get_xlim()
+    assert all(x0 <= b.get_x() and b.get_x() + b.get_width() <= x1 for b in _boxes(ax))
+
+
+def test_io_patterns_has_five_titled_panels():
+    fig = plots.draw_io_patterns()
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(titles) == 5
+    assert titles[0] == "one-to-one"
+    assert any("encoder-decoder" in t for t in titles)
+
+
+def test_io_patterns_needs_five_axes():
+    fig, axes = plt.subplots(1, 3)
+    with pytest.raises(ValueError, match="5 panels"):
+        plots.draw_io_patterns(axes)
+
+
+def test_palette_is_okabe_ito():
+    assert len(plots.OKABE_ITO) == 8
+    assert set(plots.ROLE_COLORS.values()) - {"#DDDDDD"} <= set(plots.OKABE_ITO.values())
