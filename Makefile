@@ -9,6 +9,12 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 
+# The book and the tests run two processes at once on two cores (pytest -n 2,
+# or the build beside the notebook tests); a second BLAS thread per process
+# then only fights the other process for a core and made chapters up to ten
+# times slower on a loaded machine. The benchmark sets its own threads.
+NOTEBOOK_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 .DEFAULT_GOAL := help
 .PHONY: help setup book test serve lab bench clean lock
 
@@ -42,11 +48,11 @@ $(ASSETS): package.json package-lock.json
 	touch $@
 
 book: $(STAMP) $(ASSETS)
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(NOTEBOOK_ENV) $(BIN)/jupyter-book build . -W -n --keep-going
 	@test -f _build/html/index.html
 
 test: $(STAMP) $(ASSETS)
-	$(BIN)/python -m pytest
+	$(NOTEBOOK_ENV) $(BIN)/python -m pytest
 
 serve:
 	@test -f _build/html/index.html || { echo "No site yet: run 'make book' first." >&2; exit 1; }

@@ -271,7 +271,8 @@ def _weekday(name: str) -> int:
 
 # An independent reader of the human formats: regular expressions with named
 # groups, written from the documented examples rather than from the templates.
-_WD, _MON, _DAY, _Y4 = r"(?P<wd>[A-Za-z]+)", r"(?P<mon>[A-Za-z]+)", r"(?P<d>\d{1,2})", r"(?P<y>\d{4})"
+_WD, _MON = r"(?P<wd>[A-Za-z]+)", r"(?P<mon>[A-Za-z]+)"
+_DAY, _Y4 = r"(?P<d>\d{1,2})", r"(?P<y>\d{4})"
 _READERS = [
     rf"{_DAY} {_MON} {_Y4}",
     rf"{_DAY} {_MON} (?P<yy>\d{{2}})",

@@ -1,24 +1,55 @@
-"""The site builds with no warnings, and the build settings catch broken content.
+"""The site builds with no warnings, and reads correctly in a real browser.
 
 The full build runs `jupyter-book build . -W -n --keep-going`, exactly as
 `make book` does, into the same `_build/` so that both share the notebook
 execution cache. Two small scratch books built with the project's own
 `_config.yml` show that a raising cell and a broken cross-reference each fail
 the build.
+
+The built site is then opened in headless Chromium, page by page, the way a
+reader sees it: served over HTTP from 127.0.0.1, with every request to any
+other host blocked and reported. Every page must load without console
+errors, typeset its mathematics, load its images (each with alt text),
+render its widgets and link only to pages and anchors that exist; the search
+page must find a phrase.
+
+Why the browser checks live in this file: pytest runs with `-n 2 --dist
+loadfile`, which sends all tests of one file to the same worker, in the
+order they are written. Checks in a separate file could run on the other
+worker while this one is still rewriting `_build/html`, and would read a
+half-built site. Here, the module-scoped `site_build` fixture builds the book
+once, the build test asserts on that build, and every browser test depends
+on the same fixture, so the site is complete before a browser opens it, even
+when a browser test is selected on its own (`-k browser`).
+
+Without Chromium (Debian's `chromium` package at /usr/bin/chromium) the
+browser tests are skipped, except under continuous integration (the CI
+environment variable is set), where a missing browser is a failure.
 """
 
 from __future__ import annotations
 
+import functools
+import html
+import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
 
 import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
+HTML = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
 
 
 def build(path: Path, timeout: float = 1200) -> subprocess.CompletedProcess:
@@ -32,14 +63,20 @@ def _tail(proc: subprocess.CompletedProcess, lines: int = 60) -> str:
     return "\n".join((proc.stdout + proc.stderr).splitlines()[-lines:])
 
 
-def test_book_builds_without_warnings():
-    proc = build(ROOT)
+@pytest.fixture(scope="module")
+def site_build() -> subprocess.CompletedProcess:
+    """The full book, built once for every test in this file that needs it."""
+    return build(ROOT)
+
+
+def test_book_builds_without_warnings(site_build):
+    proc = site_build
     assert proc.returncode == 0, f"jupyter-book build failed:\n{_tail(proc)}"
     # Sphinx writes "<location>: WARNING: <message>"; with -W the build would
     # already have failed, this makes the message visible if it did not.
     warnings = [line for line in (proc.stdout + proc.stderr).splitlines() if "WARNING:" in line]
     assert not warnings, "build printed warnings:\n" + "\n".join(warnings)
-    assert (ROOT / "_build" / "html" / "index.html").is_file()
+    assert (HTML / "index.html").is_file()
 
 
 def _scratch_book(tmp_path: Path, notebook: nbformat.NotebookNode) -> Path:
@@ -79,3 +116,447 @@ def test_build_settings_catch_broken_content(tmp_path, markdown, code, should_bu
         assert proc.returncode == 0, "the control book did not build:\n" + _tail(proc)
     else:
         assert proc.returncode != 0, "the broken book built without error:\n" + _tail(proc)
+
+
+# --------------------------------------------------------------------------
+# The site in a browser
+# --------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu",
+    # Chromium's own traffic (updates, sync, safe browsing, QUIC probes)
+    # would leave the machine; none of it is needed to read the site.
+    "--disable-background-networking", "--disable-component-update",
+    "--no-first-run", "--disable-sync", "--disable-quic",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+# Console messages known to be harmless, as (regular expression, reason)
+# pairs. A message is ignored only if it matches one of them; anything else
+# on the console fails the check.
+CONSOLE_ALLOWED: list[tuple[str, str]] = [
+    (r"^Got invalid theme mode: \. Resetting to auto\.",
+     "pydata-sphinx-theme, on a first visit (no light/dark choice stored yet): "
+     "it falls back to 'auto', which is the intended default"),
+    (r"Identifier 'THEBE_JS_URL' has already been declared",
+     "sphinx-thebe writes its one-line configuration script twice; the first copy "
+     "defines the constant, and live code (thebe) is switched off in _config.yml"),
+]
+
+# Text left over from mathematics that was not typeset, outside code.
+RAW_MATH = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$")
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _sync_playwright():
+    """Playwright's sync API, or a skip (a failure under CI) when it cannot run."""
+    problem = None
+    if not CHROMIUM.is_file():
+        problem = (f"Chromium is not installed ({CHROMIUM} is missing); "
+                   "install it with 'apt-get install chromium' to run the browser checks")
+    else:
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError as exc:
+            problem = f"the Python package playwright is not installed ({exc})"
+    if problem is not None:
+        if _in_ci():
+            pytest.fail(f"{problem}; under CI the browser checks must run")
+        pytest.skip(problem)
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_playwright = _sync_playwright()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the signature is http.server's
+        pass
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # The browser drops connections it no longer needs (a page closed
+        # while a font was still loading); that is not an error of the site.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+@contextmanager
+def serve(directory: Path):
+    """Serve `directory` over HTTP on a free port of 127.0.0.1; yield its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = _QuietServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@dataclass
+class PageReport:
+    """What one page did in the browser; every list holds problems."""
+
+    path: str
+    external_requests: list[str] = field(default_factory=list)
+    missing_resources: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    math: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    alt_text: list[str] = field(default_factory=list)
+    captions: list[str] = field(default_factory=list)
+    widgets: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    # Not problems: what the link check needs.
+    hrefs: list[str] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+    has_math: bool = False
+    has_widgets: bool = False
+
+
+def site_pages(html_dir: Path) -> list[Path]:
+    """Every HTML page of a built site, except the theme's own assets."""
+    return sorted(p for p in html_dir.rglob("*.html")
+                  if not p.relative_to(html_dir).parts[0].startswith("_"))
+
+
+def _redirect_target(text: str) -> str | None:
+    """The target of a <meta http-equiv="refresh"> page (Jupyter Book writes one as /index.html)."""
+    match = re.search(r'<meta[^>]+http-equiv="refresh"[^>]+content="\d+;\s*url=([^"]+)"', text, re.I)
+    return html.unescape(match.group(1)) if match else None
+
+
+# Run in the page: wait for every image to finish loading or failing, then
+# describe it. Images marked loading="lazy" would otherwise never load in an
+# unscrolled headless window.
+_IMAGES_JS = """
+async () => {
+  const imgs = [...document.querySelectorAll('img')];
+  for (const img of imgs) if (img.loading === 'lazy') img.loading = 'eager';
+  await Promise.all(imgs.map(img => img.complete ? null :
+    new Promise(done => { img.addEventListener('load', done); img.addEventListener('error', done); })));
+  return imgs.map(img => {
+    const figure = img.closest('figure');
+    const caption = figure && figure.querySelector('figcaption');
+    return {src: img.currentSrc || img.getAttribute('src') || '',
+            loaded: img.complete && img.naturalWidth > 0,
+            alt: (img.getAttribute('alt') || '').trim(),
+            inArticle: !!img.closest('article, main'),
+            caption: caption ? caption.innerText.trim() : ''};
+  });
+}
+"""
+
+# Run in the page after MathJax has finished: which math is still raw.
+_MATH_JS = """
+() => {
+  const math = [...document.querySelectorAll('.math')];
+  return {
+    elements: math.length,
+    containers: document.querySelectorAll('mjx-container').length,
+    untypeset: math.filter(e => !e.querySelector('mjx-container'))
+                   .map(e => e.textContent.trim().slice(0, 80)),
+    errors: [...document.querySelectorAll('mjx-merror')]
+                   .map(e => (e.getAttribute('data-mjx-error') || e.textContent).slice(0, 80)),
+  };
+}
+"""
+
+# The reader-visible text of the page, without code, scripts or typeset math.
+_TEXT_JS = """
+() => {
+  const root = (document.querySelector('main') || document.body).cloneNode(true);
+  root.querySelectorAll('pre, code, script, style, textarea, mjx-container, .highlight')
+      .forEach(e => e.remove());
+  return root.textContent;
+}
+"""
+
+# A widget view is rendered when the embed manager has put a non-empty
+# widget-subarea in front of its <script> tag.
+_WIDGETS_JS = """
+() => [...document.querySelectorAll('script[type="%s"]')].map(tag => {
+  const area = tag.previousElementSibling;
+  return !!(area && area.classList.contains('widget-subarea') &&
+            area.querySelector('.jupyter-widgets, .widget-slider, .lm-Widget'));
+})
+""" % WIDGET_MIME
+
+_PAGE_STRUCTURE_JS = """
+() => ({
+  hrefs: [...document.querySelectorAll('a[href]')].map(a => a.href),
+  ids: [...document.querySelectorAll('[id]')].map(e => e.id)
+        .concat([...document.querySelectorAll('a[name]')].map(a => a.name)),
+})
+"""
+
+
+def local_context(browser, external: list[str], timeout_ms: float):
+    """A fresh browser context that blocks every request leaving this machine.
+
+    The URL of each blocked request is appended to `external`.
+    """
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(timeout_ms)
+
+    def route(route):
+        url = route.request.url
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in LOCAL_HOSTS:
+            external.append(url)
+            route.abort()
+        else:
+            route.continue_()
+
+    context.route("**/*", route)
+    return context
+
+
+def check_page(browser, html_dir: Path, base_url: str, page_file: Path, *,
+               timeout_ms: float = 30_000, screenshot: Path | None = None) -> PageReport:
+    """Open one page in a fresh browser context and record what is wrong with it."""
+    rel = page_file.relative_to(html_dir).as_posix()
+    report = PageReport(rel)
+    source = page_file.read_text(encoding="utf-8", errors="replace")
+    redirect = _redirect_target(source)
+    if redirect is not None:
+        # Nothing to render: the link check makes sure the target exists.
+        report.hrefs.append(urljoin(base_url + rel, redirect))
+        return report
+    report.has_math = 'class="math' in source
+    report.has_widgets = WIDGET_MIME in source
+
+    context = local_context(browser, report.external_requests, timeout_ms)
+
+    def on_response(response):
+        if response.status >= 400:
+            report.missing_resources.append(f"{response.status} {response.url}")
+
+    def console_error(text: str) -> None:
+        if not any(re.search(pattern, text) for pattern, _ in CONSOLE_ALLOWED):
+            report.console_errors.append(text)
+
+    def on_console(message):
+        if message.type == "error":
+            location = (message.location or {}).get("url", "")
+            console_error(f"{message.text} ({location})" if location else message.text)
+
+    page = context.new_page()
+    page.on("response", on_response)
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: console_error(f"uncaught exception: {error}"))
+    try:
+        page.goto(base_url + rel, wait_until="load")
+
+        if report.has_math:
+            try:
+                page.wait_for_function(
+                    "() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+                page.evaluate("""ms => Promise.race([MathJax.startup.promise,
+                    new Promise((_, fail) => setTimeout(() => fail(new Error('typesetting timed out')), ms))])""",
+                              timeout_ms)
+            except Exception as exc:  # a timeout: MathJax never started
+                report.math.append(f"MathJax did not typeset the page: {str(exc).splitlines()[0]}")
+            else:
+                state = page.evaluate(_MATH_JS)
+                if state["containers"] == 0:
+                    report.math.append(f"no typeset math (mjx-container) among {state['elements']} formulas")
+                report.math += [f"not typeset: {text!r}" for text in state["untypeset"]]
+                report.math += [f"MathJax error: {text!r}" for text in state["errors"]]
+        text = page.evaluate(_TEXT_JS)
+        raw = list(RAW_MATH.finditer(text))
+        if raw:
+            around = " ".join(text[max(0, raw[0].start() - 40):raw[0].end() + 40].split())
+            report.math.append(f"{len(raw)} raw math delimiters in the text, the first in: {around!r}")
+
+        if report.has_widgets:
+            try:
+                page.wait_for_function(
+                    f"() => (views => views.length > 0 && views.every(Boolean))(({_WIDGETS_JS})())")
+            except Exception:  # a timeout: say how many did not render
+                rendered = page.evaluate(_WIDGETS_JS)
+                report.widgets.append(f"{rendered.count(False)} of {len(rendered)} widget views "
+                                      "did not render" if rendered else "no widget view on the page")
+
+        is_chapter = (html_dir / "_sources" / Path(rel).with_suffix(".ipynb")).is_file()
+        for img in page.evaluate(_IMAGES_JS):
+            if not img["loaded"]:
+                report.images.append(f"image did not load: {img['src']}")
+            if not img["alt"]:
+                report.alt_text.append(f"image without alt text: {img['src']}")
+            if is_chapter and img["inArticle"] and not img["caption"]:
+                report.captions.append(f"figure without caption: {img['src']}")
+
+        structure = page.evaluate(_PAGE_STRUCTURE_JS)
+        report.hrefs = structure["hrefs"]
+        report.ids = set(structure["ids"])
+
+        if screenshot is not None:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+    finally:
+        context.close()
+    return report
+
+
+def _ids_in_file(path: Path) -> set[str]:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return {html.unescape(m) for m in re.findall(r'\s(?:id|name)="([^"]*)"', text)}
+
+
+def check_links(reports: dict[str, PageReport], html_dir: Path, base_url: str) -> None:
+    """Add to each report the local links whose file or anchor does not exist."""
+    for report in reports.values():
+        for href in report.hrefs:
+            if not href.startswith(base_url):
+                continue  # another host (a link to a paper, say) or mailto:, javascript:
+            parts = urlsplit(href)
+            rel = unquote(parts.path[len(urlsplit(base_url).path):])
+            target = html_dir / rel
+            if rel == "" or rel.endswith("/"):
+                target = target / "index.html"
+            if not target.is_file():
+                report.links.append(f"{href} -> no such file {target.relative_to(html_dir)}")
+                continue
+            anchor = unquote(parts.fragment)
+            if anchor and target.suffix == ".html":
+                target_rel = target.relative_to(html_dir).as_posix()
+                ids = reports[target_rel].ids if target_rel in reports else _ids_in_file(target)
+                if anchor not in ids:
+                    report.links.append(f"{href} -> no id {anchor!r} on {target_rel}")
+
+
+def check_site(browser, html_dir: Path, *, timeout_ms: float = 30_000,
+               screenshots: dict[str, Path] | None = None) -> dict[str, PageReport]:
+    """Open every page of the site in `html_dir`; a report per page, by relative path."""
+    screenshots = screenshots or {}
+    with serve(html_dir) as base_url:
+        reports = {}
+        for page_file in site_pages(html_dir):
+            rel = page_file.relative_to(html_dir).as_posix()
+            reports[rel] = check_page(browser, html_dir, base_url, page_file,
+                                      timeout_ms=timeout_ms, screenshot=screenshots.get(rel))
+        check_links(reports, html_dir, base_url)
+    return reports
+
+
+def _problems(reports: dict[str, PageReport], kind: str) -> str:
+    lines = [f"{path}: {problem}" for path, report in reports.items()
+             for problem in getattr(report, kind)]
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def site(site_build, browser) -> dict[str, PageReport]:
+    """Every page of the built book, opened once in the browser."""
+    if site_build.returncode != 0 or not (HTML / "index.html").is_file():
+        pytest.fail("the site did not build (see test_book_builds_without_warnings)")
+    chapters = sorted(p.relative_to(HTML).as_posix() for p in (HTML / "book").glob("[0-9][0-9]_*.html"))
+    # For a person to look at after the run: the front page, the notation
+    # page (mostly mathematics) and the first chapter.
+    wanted = ["book/index.html", "book/notation.html"] + chapters[:1]
+    if SCREENSHOTS.exists():
+        shutil.rmtree(SCREENSHOTS)
+    return check_site(browser, HTML, screenshots={
+        rel: SCREENSHOTS / rel.replace("/", "_").replace(".html", ".png") for rel in wanted})
+
+
+def test_browser_opens_every_page(site):
+    # Guards against a check that passes because it looked at nothing.
+    for rel in ["index.html", "book/index.html", "book/api.html", "book/execution_stats.html",
+                "book/references.html", "genindex.html", "search.html"]:
+        assert rel in site, f"{rel} was not opened; pages seen: {sorted(site)}"
+    assert any(r.has_math for r in site.values()), "no page has any mathematics"
+
+
+@pytest.mark.parametrize("kind", [
+    "external_requests",   # everything, MathJax and widget scripts included, is served locally
+    "missing_resources",   # no 404 for a script, style sheet, font or image
+    "console_errors",
+    "math",                # typeset by MathJax, no TeX errors, no raw $$ or \( in the text
+    "images",              # every image loads
+    "alt_text",            # every image has alt text
+    "captions",            # every figure in a chapter has a caption
+    "widgets",             # every embedded widget renders
+    "links",               # every local link reaches an existing page and anchor
+])
+def test_browser_finds_no_problems(site, kind):
+    problems = _problems(site, kind)
+    assert not problems, f"{kind.replace('_', ' ')}:\n{problems}"
+
+
+def test_browser_search_finds_a_phrase(site_build, browser):
+    if site_build.returncode != 0:
+        pytest.fail("the site did not build (see test_book_builds_without_warnings)")
+    external: list[str] = []
+    with serve(HTML) as base_url:
+        context = local_context(browser, external, timeout_ms=30_000)
+        page = context.new_page()
+        try:
+            found = {}
+            for query in ["hidden+state", "zqxjkvw"]:
+                page.goto(f"{base_url}search.html?q={query}", wait_until="load")
+                # searchtools.js retitles the results "Search Results" when it is done.
+                page.wait_for_function(
+                    "() => [...document.querySelectorAll('#search-results h2')]"
+                    ".some(h => h.textContent.startsWith('Search Results'))")
+                found[query] = page.eval_on_selector_all(
+                    "#search-results ul.search li a", "links => links.map(a => a.href)")
+        finally:
+            context.close()
+    assert not external, f"the search page requested other hosts: {external}"
+    assert found["hidden+state"], "searching for 'hidden state' found nothing"
+    for href in found["hidden+state"]:
+        path = urlsplit(href).path[1:]
+        assert (HTML / unquote(path)).is_file(), f"search result {href} is not a page of the site"
+    assert not found["zqxjkvw"], f"a word that is in no page was found: {found['zqxjkvw']}"
+
+
+def _write(path: Path, body: str, head: str = "") -> None:
+    path.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'>{head}</head>"
+                    f"<body><main>{body}</main></body></html>", encoding="utf-8")
+
+
+def test_browser_checks_catch_broken_pages(tmp_path, browser):
+    """The checks above can fail: a deliberately broken page trips every one of them."""
+    (tmp_path / "_sources").mkdir()
+    (tmp_path / "_sources" / "broken.ipynb").write_text("{}")  # makes broken.html a chapter
+    _write(tmp_path / "good.html", "<h1 id='top'>Fine</h1><p>Plain text.</p>")
+    _write(tmp_path / "broken.html", f"""
+        <p>$$ x^2 $$ was never typeset.</p>
+        <span class="math notranslate nohighlight">\\(x\\)</span>
+        <img src="http://example.com/remote.png" alt="served from elsewhere">
+        <img src="missing.png">
+        <figure><img src="data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
+            alt="a dot without a caption"></figure>
+        <a href="good.html#top">fine</a> <a href="good.html#nowhere">bad anchor</a>
+        <a href="nothere.html">bad page</a>
+        <div><script type="{WIDGET_MIME}">{{"model_id": "1", "version_major": 2}}</script></div>
+        <script>console.error("deliberate error")</script>""")
+    reports = check_site(browser, tmp_path, timeout_ms=2_000)
+    good, broken = reports["good.html"], reports["broken.html"]
+    for kind in ["external_requests", "missing_resources", "console_errors", "math", "images",
+                 "alt_text", "captions", "widgets", "links"]:
+        assert getattr(broken, kind), f"the broken page was not caught by the {kind} check"
+        assert not getattr(good, kind), f"the good page was flagged by the {kind} check"
+    assert set(broken.external_requests) == {"http://example.com/remote.png"}
+    assert len(broken.links) == 2, broken.links
+    assert any("raw math" in problem for problem in broken.math)
+    assert any("MathJax did not typeset" in problem for problem in broken.math)

@@ -68,6 +68,10 @@ class Optimizer:
             self.update(name, p, np.asarray(grads[name]))
 
     def update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+        """Update the parameter ``p`` called ``name`` in place from its gradient ``g``.
+
+        Each optimiser overrides this; :meth:`Optimizer.step` calls it once per parameter.
+        """
         raise NotImplementedError
 
     def _slot(self, name: str, slot: str, p: np.ndarray) -> np.ndarray:

@@ -1,0 +1,456 @@
+"""The gated recurrent unit (GRU), in two formulations.
+
+The main functions follow PyTorch's formulation. With ``Wx`` (D, 3H),
+``Wh`` (H, 3H), ``bx`` and ``bh`` (3H,), all with column blocks
+[r | z | n],
+
+    r = sigmoid(x Wx_r + bx_r + h_prev Wh_r + bh_r)      reset gate
+    z = sigmoid(x Wx_z + bx_z + h_prev Wh_z + bh_z)      update gate
+    n = tanh(x Wx_n + bx_n + r * (h_prev Wh_n + bh_n))   candidate
+    h = (1 - z) * n + z * h_prev
+
+The reset gate scales the *product* ``h_prev Wh_n + bh_n``, so the whole
+recurrent projection ``h_prev Wh + bh`` is one matrix product per step. That
+is also why the two biases cannot be merged: ``bh_n`` sits inside the reset
+gate and ``bx_n`` outside it.
+
+The ``gru_original_*`` functions implement the unit as Cho et al. (2014)
+introduced it, where the reset gate acts on the previous state *before* the
+product:
+
+    n = tanh(x Wx_n + bx_n + (r * h_prev) Wh_n + bh_n)
+
+Everything else is the same, including the parameter shapes (there
+``bx_n + bh_n`` is a single bias in effect). The candidate's product now
+needs ``r``, which needs its own product with ``h_prev``, so each step takes
+two sequential products instead of one.
+
+As in :mod:`rnnbook.rnn`, the step functions are the readable definition and
+the sequence functions move the input projections and the weight gradients
+out of the time loop (one product each for all steps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._checks import Shapes, check_cache
+from .activations import sigmoid, tanh
+from .rnn import _check_steps, _check_upstream
+
+__all__ = [
+    "GRUStepCache",
+    "GRUCache",
+    "gru_step_forward",
+    "gru_step_backward",
+    "gru_forward",
+    "gru_backward",
+    "GRUOriginalStepCache",
+    "GRUOriginalCache",
+    "gru_original_step_forward",
+    "gru_original_step_backward",
+    "gru_original_forward",
+    "gru_original_backward",
+]
+
+
+def _check_params(s, Wx, Wh, bx, bh):
+    # Called before the data arrays are checked: a data array that disagrees
+    # with the parameters is then the one named in the error, which is nearly
+    # always where the mistake is.
+    Wh = s.check("Wh", Wh, ("H", "3*H"))
+    Wx = s.check("Wx", Wx, ("D", "3*H"))
+    return Wx, Wh, s.check("bx", bx, ("3*H",)), s.check("bh", bh, ("3*H",))
+
+
+class _GateViews:
+    """Read-only views ``r``, ``z``, ``n`` of a ``gates`` array with blocks [r | z | n]."""
+
+    gates: np.ndarray
+
+    def _block(self, k):
+        H = self.gates.shape[-1] // 3
+        return self.gates[..., k * H:(k + 1) * H]
+
+    @property
+    def r(self):
+        """Reset gate, (N, H) for a step, (N, T, H) for a sequence."""
+        return self._block(0)
+
+    @property
+    def z(self):
+        """Update gate, (N, H) for a step, (N, T, H) for a sequence."""
+        return self._block(1)
+
+    @property
+    def n(self):
+        """Candidate state, (N, H) for a step, (N, T, H) for a sequence."""
+        return self._block(2)
+
+
+# --------------------------------------------------------------------------
+# PyTorch's formulation
+# --------------------------------------------------------------------------
+
+@dataclass
+class GRUStepCache(_GateViews):
+    """What :func:`gru_step_backward` needs from one forward step.
+
+    Attributes:
+        x: (N, D).  h_prev: (N, H).  Wx: (D, 3H).  Wh: (H, 3H).
+        gates: activations [r | z | n], (N, 3H); also as properties r, z, n.
+        hn: ``h_prev Wh_n + bh_n``, (N, H), the term the reset gate scales.
+    """
+
+    x: np.ndarray
+    h_prev: np.ndarray
+    Wx: np.ndarray
+    Wh: np.ndarray
+    gates: np.ndarray
+    hn: np.ndarray
+
+
+@dataclass
+class GRUCache(_GateViews):
+    """What :func:`gru_backward` needs from :func:`gru_forward`.
+
+    Attributes:
+        x: (N, T, D).  h0: (N, H).  Wx: (D, 3H).  Wh: (H, 3H).
+        h: hidden states, (N, T, H).
+        gates: activations [r | z | n] of every step, (N, T, 3H); also as
+            properties r, z, n of shape (N, T, H).
+        hn: ``h_prev Wh_n + bh_n`` of every step, (N, T, H).
+    """
+
+    x: np.ndarray
+    h0: np.ndarray
+    Wx: np.ndarray
+    Wh: np.ndarray
+    h: np.ndarray
+    gates: np.ndarray
+    hn: np.ndarray
+
+
+def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
+    """One GRU step (PyTorch's formulation, see the module docstring).
+
+    Args:
+        x: input, (N, D).
+        h_prev: previous hidden state, (N, H).
+        Wx: input weights, (D, 3H), column blocks [r | z | n].
+        Wh: recurrent weights, (H, 3H), same blocks.
+        bx: input bias, (3H,).  bh: recurrent bias, (3H,).
+
+    Returns:
+        h: new hidden state, (N, H).
+        cache: :class:`GRUStepCache` for :func:`gru_step_backward`.
+    """
+    s = Shapes()
+    Wx, Wh, bx, bh = _check_params(s, Wx, Wh, bx, bh)
+    x = s.check("x", x, ("N", "D"))
+    h_prev = s.check("h_prev", h_prev, ("N", "H"))
+    H = s["H"]
+    ax = x @ Wx + bx
+    ah = h_prev @ Wh + bh
+    rz = sigmoid(ax[:, :2 * H] + ah[:, :2 * H])
+    r, z = rz[:, :H], rz[:, H:]
+    hn = ah[:, 2 * H:]
+    n = tanh(ax[:, 2 * H:] + r * hn)
+    h = n + z * (h_prev - n)  # = (1 - z) n + z h_prev with one product fewer
+    gates = np.concatenate((rz, n), axis=1)
+    return h, GRUStepCache(x, h_prev, Wx, Wh, gates, hn)
+
+
+def _gru_local_backward(dh, h_prev, r, z, n, hn):
+    """Gradients of one step's pre-activations, shared by step and sequence.
+
+    Returns ``(dax, dah, dh_direct)``: gradients w.r.t. ``x Wx + bx`` and
+    ``h_prev Wh + bh`` (each (N, 3H)) and the part of ``dh_prev`` that does not
+    pass through ``Wh`` (``dh * z``).
+    """
+    dn = dh * (1 - z)
+    dz = dh * (h_prev - n)
+    dan = dn * (1 - n * n)
+    dar = dan * hn * r * (1 - r)
+    daz = dz * z * (1 - z)
+    dax = np.concatenate((dar, daz, dan), axis=-1)
+    # The reset gate multiplies hn, so the recurrent n block is scaled by r.
+    dah = np.concatenate((dar, daz, dan * r), axis=-1)
+    return dax, dah, dh * z
+
+
+def gru_step_backward(dh, cache):
+    """Backward pass of :func:`gru_step_forward`.
+
+    Args:
+        dh: gradient with respect to the new hidden state, (N, H).
+        cache: the :class:`GRUStepCache` returned by :func:`gru_step_forward`.
+
+    Returns:
+        dx: (N, D).  dh_prev: (N, H).  dWx: (D, 3H).  dWh: (H, 3H).
+        dbx: (3H,).  dbh: (3H,).
+    """
+    k = check_cache("cache", cache, GRUStepCache, "gru_step_forward")
+    dh = _check_upstream("dh", dh, k.h_prev.shape, k.h_prev.dtype, "gru_step_forward")
+    dax, dah, dh_prev = _gru_local_backward(dh, k.h_prev, k.r, k.z, k.n, k.hn)
+    dx = dax @ k.Wx.T
+    dh_prev = dh_prev + dah @ k.Wh.T
+    dWx = k.x.T @ dax
+    dWh = k.h_prev.T @ dah
+    return dx, dh_prev, dWx, dWh, dax.sum(axis=0), dah.sum(axis=0)
+
+
+def gru_forward(x, h0, Wx, Wh, bx, bh):
+    """Run the GRU (PyTorch's formulation) over a whole sequence.
+
+    Args:
+        x: inputs, (N, T, D).
+        h0: initial hidden state, (N, H).
+        Wx: (D, 3H).  Wh: (H, 3H).  bx: (3H,).  bh: (3H,); blocks [r | z | n].
+
+    Returns:
+        h: hidden states of every step, (N, T, H).
+        cache: :class:`GRUCache` for :func:`gru_backward`; ``cache.r``,
+            ``cache.z`` and ``cache.n`` hold the gates of every step.
+    """
+    s = Shapes()
+    Wx, Wh, bx, bh = _check_params(s, Wx, Wh, bx, bh)
+    x = s.check("x", x, ("N", "T", "D"))
+    h0 = s.check("h0", h0, ("N", "H"))
+    N, T, D, H = s["N"], s["T"], s["D"], s["H"]
+    _check_steps(T)
+
+    # All input projections in one product; the array is then overwritten
+    # step by step with the gate activations.
+    gates = (x.reshape(N * T, D) @ Wx).reshape(N, T, 3 * H) + bx
+    h = np.empty((N, T, H), dtype=x.dtype)
+    hn = np.empty_like(h)
+    h_prev = h0
+    for t in range(T):
+        a = gates[:, t]
+        ah = h_prev @ Wh + bh
+        a[:, :2 * H] = sigmoid(a[:, :2 * H] + ah[:, :2 * H])
+        r, z = a[:, :H], a[:, H:2 * H]
+        hn[:, t] = ah[:, 2 * H:]
+        a[:, 2 * H:] = tanh(a[:, 2 * H:] + r * hn[:, t])
+        n = a[:, 2 * H:]
+        h[:, t] = n + z * (h_prev - n)
+        h_prev = h[:, t]
+    return h, GRUCache(x, h0, Wx, Wh, h, gates, hn)
+
+
+def gru_backward(dh, cache):
+    """Backpropagation through time for :func:`gru_forward`.
+
+    Args:
+        dh: gradient of the loss with respect to every hidden state, (N, T, H)
+            (direct dependence only; the recurrent part is added here).
+        cache: the :class:`GRUCache` returned by :func:`gru_forward`.
+
+    Returns:
+        dx: (N, T, D).  dh0: (N, H).  dWx: (D, 3H).  dWh: (H, 3H).
+        dbx: (3H,).  dbh: (3H,).
+    """
+    k = check_cache("cache", cache, GRUCache, "gru_forward")
+    dh = _check_upstream("dh", dh, k.h.shape, k.h.dtype, "gru_forward")
+    N, T, H = k.h.shape
+    D = k.x.shape[2]
+    h_prev = np.concatenate((k.h0[:, None, :], k.h[:, :-1]), axis=1)
+    r, z, n = k.r, k.z, k.n
+
+    dax = np.empty((N, T, 3 * H), dtype=k.h.dtype)
+    dah = np.empty_like(dax)
+    dh_next = np.zeros((N, H), dtype=k.h.dtype)
+    for t in range(T - 1, -1, -1):
+        dax[:, t], dah[:, t], direct = _gru_local_backward(
+            dh[:, t] + dh_next, h_prev[:, t], r[:, t], z[:, t], n[:, t], k.hn[:, t])
+        dh_next = direct + dah[:, t] @ k.Wh.T
+
+    # Weight gradients and dx: one product each over all N*T rows.
+    dax2 = dax.reshape(N * T, 3 * H)
+    dah2 = dah.reshape(N * T, 3 * H)
+    dx = (dax2 @ k.Wx.T).reshape(N, T, D)
+    dWx = k.x.reshape(N * T, D).T @ dax2
+    dWh = h_prev.reshape(N * T, H).T @ dah2
+    return dx, dh_next, dWx, dWh, dax2.sum(axis=0), dah2.sum(axis=0)
+
+
+# --------------------------------------------------------------------------
+# Cho et al. (2014): reset applied to h_prev before the product
+# --------------------------------------------------------------------------
+
+@dataclass
+class GRUOriginalStepCache(_GateViews):
+    """What :func:`gru_original_step_backward` needs from one forward step.
+
+    Attributes:
+        x: (N, D).  h_prev: (N, H).  Wx: (D, 3H).  Wh: (H, 3H).
+        gates: activations [r | z | n], (N, 3H); also as properties r, z, n.
+        rh: ``r * h_prev``, (N, H), the input of the candidate's product.
+    """
+
+    x: np.ndarray
+    h_prev: np.ndarray
+    Wx: np.ndarray
+    Wh: np.ndarray
+    gates: np.ndarray
+    rh: np.ndarray
+
+
+@dataclass
+class GRUOriginalCache(_GateViews):
+    """What :func:`gru_original_backward` needs from :func:`gru_original_forward`.
+
+    Attributes:
+        x: (N, T, D).  h0: (N, H).  Wx: (D, 3H).  Wh: (H, 3H).
+        h: hidden states, (N, T, H).
+        gates: activations [r | z | n] of every step, (N, T, 3H); also as
+            properties r, z, n of shape (N, T, H).
+        rh: ``r * h_prev`` of every step, (N, T, H).
+    """
+
+    x: np.ndarray
+    h0: np.ndarray
+    Wx: np.ndarray
+    Wh: np.ndarray
+    h: np.ndarray
+    gates: np.ndarray
+    rh: np.ndarray
+
+
+def gru_original_step_forward(x, h_prev, Wx, Wh, bx, bh):
+    """One step of Cho et al.'s GRU: ``n = tanh(x Wx_n + bx_n + (r * h_prev) Wh_n + bh_n)``.
+
+    Arguments, shapes and the other equations are those of
+    :func:`gru_step_forward`.
+
+    Returns:
+        h: new hidden state, (N, H).
+        cache: :class:`GRUOriginalStepCache` for :func:`gru_original_step_backward`.
+    """
+    s = Shapes()
+    Wx, Wh, bx, bh = _check_params(s, Wx, Wh, bx, bh)
+    x = s.check("x", x, ("N", "D"))
+    h_prev = s.check("h_prev", h_prev, ("N", "H"))
+    H = s["H"]
+    ax = x @ Wx + bx
+    rz = sigmoid(ax[:, :2 * H] + h_prev @ Wh[:, :2 * H] + bh[:2 * H])
+    r, z = rz[:, :H], rz[:, H:]
+    rh = r * h_prev
+    n = tanh(ax[:, 2 * H:] + rh @ Wh[:, 2 * H:] + bh[2 * H:])
+    h = n + z * (h_prev - n)
+    gates = np.concatenate((rz, n), axis=1)
+    return h, GRUOriginalStepCache(x, h_prev, Wx, Wh, gates, rh)
+
+
+def _gru_original_local_backward(dh, h_prev, r, z, n, Wh_n):
+    """Pre-activation gradients of one step of the original GRU.
+
+    Returns ``(da, dh_direct)``: the gradient w.r.t. all three pre-activations
+    [r | z | n], (N, 3H) (the same for the input and the recurrent side,
+    since here both biases enter every block unscaled), and the part of
+    ``dh_prev`` that does not pass through ``Wh_r`` or ``Wh_z``.
+    """
+    dn = dh * (1 - z)
+    dz = dh * (h_prev - n)
+    dan = dn * (1 - n * n)
+    drh = dan @ Wh_n.T  # gradient w.r.t. r * h_prev
+    dar = drh * h_prev * r * (1 - r)
+    daz = dz * z * (1 - z)
+    da = np.concatenate((dar, daz, dan), axis=-1)
+    return da, dh * z + drh * r
+
+
+def gru_original_step_backward(dh, cache):
+    """Backward pass of :func:`gru_original_step_forward`.
+
+    Args:
+        dh: gradient with respect to the new hidden state, (N, H).
+        cache: the :class:`GRUOriginalStepCache` from :func:`gru_original_step_forward`.
+
+    Returns:
+        dx: (N, D).  dh_prev: (N, H).  dWx: (D, 3H).  dWh: (H, 3H).
+        dbx: (3H,).  dbh: (3H,).
+    """
+    k = check_cache("cache", cache, GRUOriginalStepCache, "gru_original_step_forward")
+    dh = _check_upstream("dh", dh, k.h_prev.shape, k.h_prev.dtype,
+                         "gru_original_step_forward")
+    H = k.h_prev.shape[1]
+    da, dh_prev = _gru_original_local_backward(dh, k.h_prev, k.r, k.z, k.n, k.Wh[:, 2 * H:])
+    dh_prev = dh_prev + da[:, :2 * H] @ k.Wh[:, :2 * H].T
+    dx = da @ k.Wx.T
+    dWx = k.x.T @ da
+    dWh = np.concatenate((k.h_prev.T @ da[:, :2 * H], k.rh.T @ da[:, 2 * H:]), axis=1)
+    db = da.sum(axis=0)
+    return dx, dh_prev, dWx, dWh, db, db.copy()
+
+
+def gru_original_forward(x, h0, Wx, Wh, bx, bh):
+    """Run Cho et al.'s GRU over a whole sequence.
+
+    Arguments and shapes are those of :func:`gru_forward`.
+
+    Returns:
+        h: hidden states of every step, (N, T, H).
+        cache: :class:`GRUOriginalCache` for :func:`gru_original_backward`.
+    """
+    s = Shapes()
+    Wx, Wh, bx, bh = _check_params(s, Wx, Wh, bx, bh)
+    x = s.check("x", x, ("N", "T", "D"))
+    h0 = s.check("h0", h0, ("N", "H"))
+    N, T, D, H = s["N"], s["T"], s["D"], s["H"]
+    _check_steps(T)
+
+    # Both biases enter every block unscaled here, so they can be added once.
+    gates = (x.reshape(N * T, D) @ Wx).reshape(N, T, 3 * H) + (bx + bh)
+    Wh_rz, Wh_n = Wh[:, :2 * H], Wh[:, 2 * H:]
+    h = np.empty((N, T, H), dtype=x.dtype)
+    rh = np.empty_like(h)
+    h_prev = h0
+    for t in range(T):
+        a = gates[:, t]
+        a[:, :2 * H] = sigmoid(a[:, :2 * H] + h_prev @ Wh_rz)
+        r, z = a[:, :H], a[:, H:2 * H]
+        rh[:, t] = r * h_prev
+        a[:, 2 * H:] = tanh(a[:, 2 * H:] + rh[:, t] @ Wh_n)
+        n = a[:, 2 * H:]
+        h[:, t] = n + z * (h_prev - n)
+        h_prev = h[:, t]
+    return h, GRUOriginalCache(x, h0, Wx, Wh, h, gates, rh)
+
+
+def gru_original_backward(dh, cache):
+    """Backpropagation through time for :func:`gru_original_forward`.
+
+    Args:
+        dh: gradient of the loss with respect to every hidden state, (N, T, H).
+        cache: the :class:`GRUOriginalCache` from :func:`gru_original_forward`.
+
+    Returns:
+        dx: (N, T, D).  dh0: (N, H).  dWx: (D, 3H).  dWh: (H, 3H).
+        dbx: (3H,).  dbh: (3H,) (equal to ``dbx`` in this formulation).
+    """
+    k = check_cache("cache", cache, GRUOriginalCache, "gru_original_forward")
+    dh = _check_upstream("dh", dh, k.h.shape, k.h.dtype, "gru_original_forward")
+    N, T, H = k.h.shape
+    D = k.x.shape[2]
+    h_prev = np.concatenate((k.h0[:, None, :], k.h[:, :-1]), axis=1)
+    Wh_rz, Wh_n = k.Wh[:, :2 * H], k.Wh[:, 2 * H:]
+    r, z, n = k.r, k.z, k.n
+
+    da = np.empty((N, T, 3 * H), dtype=k.h.dtype)
+    dh_next = np.zeros((N, H), dtype=k.h.dtype)
+    for t in range(T - 1, -1, -1):
+        da[:, t], direct = _gru_original_local_backward(
+            dh[:, t] + dh_next, h_prev[:, t], r[:, t], z[:, t], n[:, t], Wh_n)
+        dh_next = direct + da[:, t, :2 * H] @ Wh_rz.T
+
+    da2 = da.reshape(N * T, 3 * H)
+    dx = (da2 @ k.Wx.T).reshape(N, T, D)
+    dWx = k.x.reshape(N * T, D).T @ da2
+    dWh = np.concatenate((h_prev.reshape(N * T, H).T @ da2[:, :2 * H],
+                          k.rh.reshape(N * T, H).T @ da2[:, 2 * H:]), axis=1)
+    db = da2.sum(axis=0)
+    return dx, dh_next, dWx, dWh, db, db.copy()

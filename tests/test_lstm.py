@@ -1,0 +1,274 @@
+"""Tests for rnnbook.lstm: values, gradients, step/sequence agreement, cache, dtypes, errors."""
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from rnnbook.gradcheck import numerical_gradient, rel_error
+from rnnbook.lstm import (
+    LSTMCache,
+    LSTMStepCache,
+    lstm_backward,
+    lstm_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+)
+
+dim = st.integers(1, 4)
+seeds = st.integers(0, 2**32 - 1)
+FAST = settings(max_examples=12, deadline=None)
+
+
+def make_params(rng, N, T, D, H, dtype=np.float64):
+    def normal(*shape, scale=1.0):
+        return (scale * rng.standard_normal(shape)).astype(dtype)
+
+    return dict(
+        x=normal(N, T, D), h0=normal(N, H),
+        Wx=normal(D, 4 * H, scale=0.6), Wh=normal(H, 4 * H, scale=0.6),
+        b=normal(4 * H, scale=0.5), c0=normal(N, H),
+    )
+
+
+def assert_gradients(forward, inputs, analytic, dout):
+    """Compare every analytic gradient with a centered finite difference."""
+    for name, grad in analytic.items():
+        num = numerical_gradient(lambda _: forward(**inputs), inputs[name], dout)
+        err = rel_error(grad, num)
+        assert err < 1e-7, f"d{name}: relative error {err:.2e}"
+
+
+def reference_step(x, h_prev, c_prev, Wx, Wh, b):
+    """The LSTM equations written independently, gate by gate."""
+    H = h_prev.shape[1]
+
+    def logistic(a):
+        return 1 / (1 + np.exp(-a))
+
+    def block(k):
+        cols = slice(k * H, (k + 1) * H)
+        return x @ Wx[:, cols] + h_prev @ Wh[:, cols] + b[cols]
+
+    i, f, g, o = logistic(block(0)), logistic(block(1)), np.tanh(block(2)), logistic(block(3))
+    c = f * c_prev + i * g
+    return o * np.tanh(c), c, (i, f, g, o)
+
+
+def test_step_forward_matches_equations():
+    rng = np.random.default_rng(0)
+    p = make_params(rng, 3, 1, 4, 5)
+    args = (p["x"][:, 0], p["h0"], p["c0"], p["Wx"], p["Wh"], p["b"])
+    h, c, cache = lstm_step_forward(*args)
+    h_ref, c_ref, gates = reference_step(*args)
+    np.testing.assert_allclose(h, h_ref, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(c, c_ref, rtol=1e-13, atol=1e-15)
+    for name, ref in zip("ifgo", gates):
+        np.testing.assert_allclose(getattr(cache, name), ref, rtol=1e-13, atol=1e-15)
+
+
+def test_gate_order_is_i_f_g_o():
+    # With all weights zero the gates are the activated biases, so a bias set
+    # per block shows which block plays which role.
+    H = 2
+    b = np.concatenate([np.full(H, v) for v in (20.0, -20.0, 0.5, 0.0)])
+    x, h0, c0 = np.zeros((1, 1, 3)), np.zeros((1, H)), np.full((1, H), 3.0)
+    h, cache = lstm_forward(x, h0, np.zeros((3, 4 * H)), np.zeros((H, 4 * H)), b, c0)
+    # i = 1, f = 0 and o = 1/2 (to float64 precision): c forgets 3.0 and
+    # takes g = tanh(0.5), and h is half of tanh(c). Any other order fails.
+    np.testing.assert_allclose(cache.c[0, 0], np.tanh(0.5), atol=1e-7)
+    np.testing.assert_allclose(h[0, 0], 0.5 * np.tanh(np.tanh(0.5)), atol=1e-7)
+
+
+@FAST
+@given(N=dim, D=dim, H=dim, seed=seeds)
+@example(N=1, D=1, H=1, seed=0)
+def test_step_gradients(N, D, H, seed):
+    rng = np.random.default_rng(seed)
+    p = make_params(rng, N, 1, D, H)
+    inputs = dict(x=p["x"][:, 0].copy(), h_prev=p["h0"], c_prev=p["c0"],
+                  Wx=p["Wx"], Wh=p["Wh"], b=p["b"])
+    dh, dc = rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    _, _, cache = lstm_step_forward(**inputs)
+    dx, dh_prev, dc_prev, dWx, dWh, db = lstm_step_backward(dh, dc, cache)
+
+    def loss(**kw):
+        h, c, _ = lstm_step_forward(**kw)
+        return np.sum(h * dh) + np.sum(c * dc)
+
+    assert_gradients(loss, inputs, dict(x=dx, h_prev=dh_prev, c_prev=dc_prev,
+                                        Wx=dWx, Wh=dWh, b=db), None)
+
+
+@FAST
+@given(N=dim, T=dim, D=dim, H=dim, seed=seeds)
+@example(N=1, T=1, D=1, H=1, seed=0)
+@example(N=1, T=4, D=2, H=1, seed=1)
+def test_sequence_gradients(N, T, D, H, seed):
+    rng = np.random.default_rng(seed)
+    inputs = make_params(rng, N, T, D, H)
+    dh = rng.standard_normal((N, T, H))
+    dc_last = rng.standard_normal((N, H))
+    _, cache = lstm_forward(**inputs)
+    dx, dh0, dWx, dWh, db, dc0 = lstm_backward(dh, cache, dc_last=dc_last, return_dc0=True)
+
+    def loss(**kw):
+        h, cache = lstm_forward(**kw)
+        return np.sum(h * dh) + np.sum(cache.c[:, -1] * dc_last)
+
+    assert_gradients(loss, inputs, dict(x=dx, h0=dh0, Wx=dWx, Wh=dWh, b=db, c0=dc0), None)
+
+
+def test_backward_without_dc_last_matches_zeros():
+    rng = np.random.default_rng(7)
+    p = make_params(rng, 2, 3, 2, 3)
+    dh = rng.standard_normal((2, 3, 3))
+    _, cache = lstm_forward(**p)
+    plain = lstm_backward(dh, cache)
+    assert len(plain) == 5
+    explicit = lstm_backward(dh, cache, dc_last=np.zeros((2, 3)), return_dc0=True)
+    for a, b in zip(plain, explicit):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("N,T,D,H", [(1, 1, 1, 1), (2, 5, 3, 4), (3, 7, 1, 2)])
+def test_sequence_equals_loop_of_steps(N, T, D, H):
+    rng = np.random.default_rng(N * 100 + T)
+    p = make_params(rng, N, T, D, H)
+    dh = rng.standard_normal((N, T, H))
+    h, cache = lstm_forward(**p)
+
+    h_prev, c_prev, caches = p["h0"], p["c0"], []
+    for t in range(T):
+        h_prev, c_prev, c = lstm_step_forward(p["x"][:, t], h_prev, c_prev,
+                                              p["Wx"], p["Wh"], p["b"])
+        np.testing.assert_allclose(h[:, t], h_prev, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(cache.c[:, t], c_prev, rtol=1e-12, atol=1e-14)
+        for name in "ifgo":
+            np.testing.assert_allclose(getattr(cache, name)[:, t], getattr(c, name),
+                                       rtol=1e-12, atol=1e-14)
+        caches.append(c)
+
+    dx = np.zeros((N, T, D))
+    dWx, dWh, db = np.zeros_like(p["Wx"]), np.zeros_like(p["Wh"]), np.zeros_like(p["b"])
+    dh_next, dc_next = np.zeros((N, H)), np.zeros((N, H))
+    for t in reversed(range(T)):
+        dx[:, t], dh_next, dc_next, dWx_t, dWh_t, db_t = lstm_step_backward(
+            dh[:, t] + dh_next, dc_next, caches[t])
+        dWx += dWx_t
+        dWh += dWh_t
+        db += db_t
+    want = (dx, dh_next, dWx, dWh, db, dc_next)
+    got = lstm_backward(dh, cache, return_dc0=True)
+    for name, w, g in zip(("dx", "dh0", "dWx", "dWh", "db", "dc0"), want, got):
+        np.testing.assert_allclose(g, w, rtol=1e-11, atol=1e-13, err_msg=name)
+
+
+def test_cache_exposes_states_over_time():
+    rng = np.random.default_rng(3)
+    N, T, D, H = 2, 6, 3, 4
+    p = make_params(rng, N, T, D, H)
+    h, cache = lstm_forward(**p)
+    assert isinstance(cache, LSTMCache)
+    for name in ("i", "f", "g", "o", "c", "tanh_c", "h"):
+        assert getattr(cache, name).shape == (N, T, H), name
+    assert cache.gates.shape == (N, T, 4 * H)
+    for name in ("i", "f", "o"):
+        assert np.all((getattr(cache, name) > 0) & (getattr(cache, name) < 1))
+    assert np.all(np.abs(cache.g) < 1)
+    np.testing.assert_allclose(h, cache.o * np.tanh(cache.c), rtol=1e-14)
+    c_prev = np.concatenate((p["c0"][:, None], cache.c[:, :-1]), axis=1)
+    np.testing.assert_allclose(cache.c, cache.f * c_prev + cache.i * cache.g, rtol=1e-14)
+
+
+def test_c0_none_means_zeros():
+    rng = np.random.default_rng(4)
+    p = make_params(rng, 2, 3, 2, 3)
+    p_zero = dict(p, c0=np.zeros((2, 3)))
+    p.pop("c0")
+    h_none, cache_none = lstm_forward(**p)
+    h_zero, _ = lstm_forward(**p_zero)
+    np.testing.assert_array_equal(h_none, h_zero)
+    assert cache_none.c0.dtype == h_none.dtype and not cache_none.c0.any()
+
+
+def test_float32_in_float32_out():
+    rng = np.random.default_rng(1)
+    p = make_params(rng, 2, 3, 4, 5, dtype=np.float32)
+    h, cache = lstm_forward(**p)
+    assert h.dtype == np.float32
+    for name in ("gates", "c", "tanh_c"):
+        assert getattr(cache, name).dtype == np.float32, name
+    grads = lstm_backward(np.ones_like(h), cache, dc_last=np.ones((2, 5), np.float32),
+                          return_dc0=True)
+    assert [g.dtype for g in grads] == [np.float32] * 6
+    p.pop("c0")
+    h, _ = lstm_forward(**p)  # c0 = None builds zeros in the input dtype
+    assert h.dtype == np.float32
+    hs, cs, step_cache = lstm_step_forward(p["x"][:, 0], p["h0"], np.zeros_like(p["h0"]),
+                                           p["Wx"], p["Wh"], p["b"])
+    assert hs.dtype == cs.dtype == np.float32
+    grads = lstm_step_backward(np.ones_like(hs), np.ones_like(cs), step_cache)
+    assert [g.dtype for g in grads] == [np.float32] * 6
+
+
+def test_float32_agrees_with_float64():
+    rng = np.random.default_rng(2)
+    p64 = make_params(rng, 3, 8, 4, 5)
+    p32 = {k: v.astype(np.float32) for k, v in p64.items()}
+    dh = rng.standard_normal((3, 8, 5))
+    h64, c64 = lstm_forward(**p64)
+    h32, c32 = lstm_forward(**p32)
+    np.testing.assert_allclose(h32, h64, rtol=1e-4, atol=1e-5)
+    for g32, g64 in zip(lstm_backward(dh.astype(np.float32), c32), lstm_backward(dh, c64)):
+        assert rel_error(g32, g64) < 1e-4
+
+
+def test_saturated_gates_stay_finite():
+    # Huge pre-activations (an exploding network) must not overflow.
+    rng = np.random.default_rng(5)
+    p = make_params(rng, 2, 4, 3, 2)
+    p["Wx"] *= 1e4
+    for dtype in (np.float32, np.float64):
+        q = {k: v.astype(dtype) for k, v in p.items()}
+        h, cache = lstm_forward(**q)
+        grads = lstm_backward(np.ones_like(h), cache)
+        assert np.all(np.isfinite(h)) and all(np.all(np.isfinite(g)) for g in grads)
+
+
+@pytest.mark.parametrize("name,shape", [
+    ("x", (2, 3)), ("x", (2, 3, 5)), ("h0", (3, 5)), ("h0", (2, 4)), ("c0", (2, 4)),
+    ("Wx", (4, 16)), ("Wh", (5, 5)), ("Wh", (5, 19)), ("b", (5,)),
+])
+def test_bad_shapes_name_the_argument(name, shape):
+    p = make_params(np.random.default_rng(3), 2, 3, 4, 5)
+    p[name] = np.zeros(shape)
+    with pytest.raises(ValueError, match=rf"^{name} has shape"):
+        lstm_forward(**p)
+
+
+def test_bad_step_arguments():
+    p = make_params(np.random.default_rng(4), 2, 1, 4, 5)
+    x, h, c = p["x"][:, 0], p["h0"], p["c0"]
+    with pytest.raises(ValueError, match=r"^c_prev has shape \(2, 4\)"):
+        lstm_step_forward(x, h, np.zeros((2, 4)), p["Wx"], p["Wh"], p["b"])
+    with pytest.raises(ValueError, match=r"^h_prev has dtype float32"):
+        lstm_step_forward(x, h.astype(np.float32), c, p["Wx"], p["Wh"], p["b"])
+
+
+def test_backward_checks_upstream_and_cache():
+    p = make_params(np.random.default_rng(6), 2, 3, 4, 5)
+    h, cache = lstm_forward(**p)
+    hs, cs, step_cache = lstm_step_forward(p["x"][:, 0], p["h0"], p["c0"],
+                                           p["Wx"], p["Wh"], p["b"])
+    assert isinstance(step_cache, LSTMStepCache)
+    with pytest.raises(ValueError, match=r"^dh has shape \(2, 3\) but needs \(2, 3, 5\)"):
+        lstm_backward(np.zeros((2, 3)), cache)
+    with pytest.raises(ValueError, match=r"^dc_last has shape"):
+        lstm_backward(h, cache, dc_last=np.zeros((2, 3, 5)))
+    with pytest.raises(ValueError, match=r"^dc has dtype float32"):
+        lstm_step_backward(hs, cs.astype(np.float32), step_cache)
+    with pytest.raises(ValueError, match="not the cache returned by lstm_forward"):
+        lstm_backward(h, step_cache)
+    with pytest.raises(ValueError, match="not the cache returned by lstm_step_forward"):
+        lstm_step_backward(hs, cs, cache)
