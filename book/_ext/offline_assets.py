@@ -48,6 +48,8 @@ def copy_assets(app: Sphinx, exception: Exception | None) -> None:
         # Source maps and licence texts are not needed to read the site.
         shutil.copytree(source, static / name, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("*.map", "bin", "*.md", "package.json"))
+    # Loaded between require.js and embed-amd.js (see nb_ipywidgets_js).
+    shutil.copy(Path(__file__).with_name("widgets_setup.js"), static / "widgets" / "setup.js")
 
 
 def setup(app: Sphinx) -> dict:
