@@ -44,6 +44,7 @@ setup: $(STAMP)
 ASSETS := node_modules/.package-lock.json
 
 $(ASSETS): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 18 or newer) is needed to install the site's MathJax and widget scripts" >&2; exit 1; }
 	npm ci --no-audit --no-fund --ignore-scripts
 	touch $@
 

@@ -65,7 +65,8 @@ class Cell(NamedTuple):
     Attributes:
         name: short name, e.g. ``"rnn"``.
         state_names: names of the state arrays, e.g. ``("h",)`` or ``("h", "c")``.
-        init: ``init(D, H, rng, dtype) -> params`` (a dict of arrays).
+        init: ``init(D, H, rng, dtype=np.float64) -> params`` (a dict of arrays);
+            ``dtype`` is passed by keyword.
         step_forward: ``step_forward(x_t, states, params) -> (states, cache)``
             with ``x_t`` (N, D).
         step_backward: ``step_backward(dstates, cache) -> (dx_t, dstates_prev,
