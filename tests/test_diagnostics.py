@@ -1,7 +1,5 @@
 """Tests for rnnbook.diagnostics: gradient and Jacobian norms against lag."""
 
-import importlib.util
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -13,8 +11,7 @@ from rnnbook.init import orthogonal, set_spectral_radius
 from rnnbook.lstm import lstm_forward
 from rnnbook.rnn import rnn_backward, rnn_forward
 
-HAVE_GRU = importlib.util.find_spec("rnnbook.gru") is not None
-CELLS = ["rnn", "lstm"] + (["gru"] if HAVE_GRU else [])
+CELLS = ["rnn", "lstm", "gru"]
 
 
 def _setup(cell, N=3, T=6, D=2, H=4, seed=0, dtype=np.float64):
@@ -45,12 +42,6 @@ def test_get_cell_names_and_passthrough():
         dg.get_cell("transformer")
     with pytest.raises(ValueError, match="cell"):
         dg.get_cell(3)
-
-
-@pytest.mark.skipif(HAVE_GRU, reason="only meaningful while rnnbook.gru is absent")
-def test_missing_gru_module_gives_a_clear_error():
-    with pytest.raises(ValueError, match="gru"):
-        dg.get_cell("gru")
 
 
 @pytest.mark.parametrize("cell", CELLS)

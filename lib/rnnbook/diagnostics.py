@@ -30,13 +30,13 @@ the same code::
 
 from __future__ import annotations
 
-import importlib
 from typing import Callable, NamedTuple
 
 import numpy as np
 
 from rnnbook import init as _init
 from rnnbook._checks import Shapes
+from rnnbook.gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
 from rnnbook.lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
 from rnnbook.rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 
@@ -129,22 +129,19 @@ def _lstm_cell() -> Cell:
 
 
 def _gru_cell() -> Cell:
-    # Imported on demand, so that the RNN and LSTM diagnostics work on their own.
-    gru = importlib.import_module("rnnbook.gru")
-
     def step_forward(x, states, p):
-        h, cache = gru.gru_step_forward(x, states[0], p["Wx"], p["Wh"], p["bx"], p["bh"])
+        h, cache = gru_step_forward(x, states[0], p["Wx"], p["Wh"], p["bx"], p["bh"])
         return (h,), cache
 
     def step_backward(dstates, cache):
-        dx, dh_prev, dWx, dWh, dbx, dbh = gru.gru_step_backward(dstates[0], cache)
+        dx, dh_prev, dWx, dWh, dbx, dbh = gru_step_backward(dstates[0], cache)
         return dx, (dh_prev,), {"Wx": dWx, "Wh": dWh, "bx": dbx, "bh": dbh}
 
     def forward(x, h0, p):
-        return gru.gru_forward(x, h0, p["Wx"], p["Wh"], p["bx"], p["bh"])
+        return gru_forward(x, h0, p["Wx"], p["Wh"], p["bx"], p["bh"])
 
     def backward(dh, cache):
-        dx, dh0, dWx, dWh, dbx, dbh = gru.gru_backward(dh, cache)
+        dx, dh0, dWx, dWh, dbx, dbh = gru_backward(dh, cache)
         return dx, dh0, {"Wx": dWx, "Wh": dWh, "bx": dbx, "bh": dbh}
 
     return Cell("gru", ("h",), _init.init_gru, step_forward, step_backward, forward, backward)
@@ -166,10 +163,7 @@ def get_cell(cell) -> Cell:
         return cell
     if not isinstance(cell, str) or cell.lower() not in _FACTORIES:
         raise ValueError(f"cell is {cell!r} but needs one of {CELL_NAMES} or a Cell")
-    try:
-        return _FACTORIES[cell.lower()]()
-    except ImportError as err:  # a cell module that is not available
-        raise ValueError(f"cell {cell!r} needs a module that cannot be imported: {err}") from None
+    return _FACTORIES[cell.lower()]()
 
 
 # -- measurements ------------------------------------------------------------------
