@@ -16,7 +16,7 @@ PORT   ?= 8000
 NOTEBOOK_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup book test serve lab bench clean lock
+.PHONY: help setup book test serve lab bench exercises grade clean lock
 
 help:
 	@echo "make book    set up .venv and build the site into _build/html"
@@ -24,6 +24,8 @@ help:
 	@echo "make serve   serve the built site on http://127.0.0.1:$(PORT)"
 	@echo "make lab     open the notebooks in JupyterLab"
 	@echo "make bench   time the LSTM against a per-step version (and PyTorch if installed)"
+	@echo "make exercises  regenerate exercises/ from solutions/"
+	@echo "make grade SUBMISSIONS=\"folder/*.ipynb\"  grade notebooks into grades.json and grades.csv"
 	@echo "make clean   remove the build and the virtual environment"
 	@echo "make lock    re-pin constraints.txt from a fresh resolve"
 
@@ -65,6 +67,17 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/lstm_benchmark.py
+
+# The student notebooks are generated from the solutions, never edited by hand.
+exercises: $(STAMP)
+	$(BIN)/rnnbook-exercises
+
+# Grade a batch of submissions, e.g. make grade SUBMISSIONS="inbox/*.ipynb";
+# GRADES sets the name of the two report files (default grades.json/.csv).
+GRADES ?= grades
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo 'usage: make grade SUBMISSIONS="folder/*.ipynb"' >&2; exit 2; }
+	$(BIN)/rnnbook-grade $(SUBMISSIONS) --json $(GRADES).json --csv $(GRADES).csv
 
 clean:
 	rm -rf _build $(VENV) node_modules .pytest_cache .hypothesis

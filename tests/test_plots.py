@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
-from matplotlib.patches import FancyBboxPatch  # noqa: E402
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 
 from rnnbook import plots  # noqa: E402
 
@@ -105,3 +105,18 @@ def test_io_patterns_needs_five_axes():
 def test_palette_is_okabe_ito():
     assert len(plots.OKABE_ITO) == 8
     assert set(plots.ROLE_COLORS.values()) - {"#DDDDDD"} <= set(plots.OKABE_ITO.values())
+
+
+def test_lstm_cell_diagram_has_four_coloured_gates_and_the_belt():
+    fig = plots.draw_lstm_cell()
+    ax = fig.axes[0]
+    colours = {matplotlib.colors.to_hex(b.get_facecolor()) for b in _boxes(ax)}
+    assert {c.lower() for c in plots.GATE_COLORS.values()} <= colours
+    texts = " ".join(_texts(ax))
+    for name in ("forget", "input", "candidate", "output", "$c_{t-1}$", "$c_t$", "$h_{t-1}$", "$x_t$"):
+        assert name in texts
+    # The belt is drawn thicker than every other line.
+    widths = [a.get_linewidth() for a in ax.patches if isinstance(a, FancyArrowPatch)]
+    assert sum(w > 3 for w in widths) == 3 and sorted(widths)[-4] < 2
+    unlabelled = plots.draw_lstm_cell(labels=False).axes[0]
+    assert "forget" not in " ".join(_texts(unlabelled))

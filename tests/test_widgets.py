@@ -64,3 +64,73 @@ def test_explorer_rejects_bad_arrays(setup):
         gradient_lag_explorer(Wh, Wx[:, :3], x)
     with pytest.raises(ValueError, match="input_scale"):
         rnn_gradient_profile(Wh, Wx, x, 1.0, input_scale=-1.0)
+
+
+# -- the LSTM gate explorer ----------------------------------------------------------
+
+from rnnbook.init import init_lstm  # noqa: E402
+from rnnbook.lstm import lstm_forward  # noqa: E402
+from rnnbook.widgets import draw_gate_traces, lstm_gate_explorer, lstm_gate_traces  # noqa: E402
+
+
+@pytest.fixture
+def lstm_setup():
+    rng = np.random.default_rng(0)
+    p = init_lstm(2, 3, rng)
+    return rng.uniform(size=(2, 15, 2)), p["Wx"], p["Wh"], p["b"]
+
+
+def test_gate_traces_match_lstm_forward(lstm_setup):
+    x, Wx, Wh, b = lstm_setup
+    t = lstm_gate_traces(x, Wx, Wh, b)
+    h, cache = lstm_forward(x, np.zeros((2, 3)), Wx, Wh, b)
+    np.testing.assert_array_equal(t["h"], h)
+    for k in "ifgoc":
+        np.testing.assert_array_equal(t[k], getattr(cache, k))
+        assert t[k].shape == (2, 15, 3)
+    np.testing.assert_array_equal(t["b"], b)
+
+
+def test_gate_biases_and_scale_do_what_they_say(lstm_setup):
+    x, Wx, Wh, b = lstm_setup
+    t = lstm_gate_traces(x, Wx, Wh, b, input_bias=-30.0, forget_bias=30.0, output_bias=30.0)
+    assert np.all(t["b"][:3] == -30.0) and np.all(t["b"][3:6] == 30.0)
+    assert np.all(t["b"][9:] == 30.0) and np.array_equal(t["b"][6:9], b[6:9])
+    # A closed input gate writes nothing, so the cell state stays near zero;
+    # an open output gate passes tanh(c) through.
+    assert np.abs(t["c"]).max() < 1e-6
+    np.testing.assert_allclose(t["h"], np.tanh(t["c"]), atol=1e-9)
+    # Without input weights the gates do not depend on x at all.
+    flat = lstm_gate_traces(x, Wx, np.zeros_like(Wh), b, input_scale=0.0)
+    for k in "ifo":
+        assert np.allclose(flat[k], flat[k][:, :1])
+    # A forget gate of sigmoid(-30) wipes the memory at every step: c = i * g.
+    wiped = lstm_gate_traces(x, Wx, Wh, b, forget_bias=-30.0)
+    np.testing.assert_allclose(wiped["c"], wiped["i"] * wiped["g"], atol=1e-12)
+    with pytest.raises(ValueError, match="input_scale"):
+        lstm_gate_traces(x, Wx, Wh, b, input_scale=-1.0)
+
+
+def test_draw_gate_traces_draws_six_curves(lstm_setup):
+    x, Wx, Wh, b = lstm_setup
+    top, bottom = draw_gate_traces(lstm_gate_traces(x, Wx, Wh, b), n=1, unit=2, marks=[3, 7])
+    assert len(top.get_lines()) == 3 + 2 and len(bottom.get_lines()) == 3 + 1 + 2
+    assert top.get_ylim() == pytest.approx((-0.05, 1.05))
+    with pytest.raises(ValueError, match="unit"):
+        draw_gate_traces(lstm_gate_traces(x, Wx, Wh, b), unit=3)
+
+
+def test_gate_explorer_builds_and_redraws_headless(lstm_setup):
+    x, Wx, Wh, b = lstm_setup
+    w = lstm_gate_explorer(x, Wx, Wh, b, forget_bias=2.0, marks=[3])
+    rows, out = w.children[:2], w.children[2]
+    sliders = [s for row in rows for s in row.children]
+    assert [s.description for s in sliders] == ["input bias", "forget bias", "output bias",
+                                                "input scale"]
+    assert sliders[1].value == 2.0
+    for s, v in zip(sliders, (-3.0, 5.0, -2.0, 0.5)):
+        s.value = v  # runs the redraw callback; must not raise
+    with pytest.raises(ValueError, match="Wx"):
+        lstm_gate_explorer(x, Wx[:, :6], Wh, b)
+    with pytest.raises(ValueError, match="unit"):
+        lstm_gate_explorer(x, Wx, Wh, b, unit=5)

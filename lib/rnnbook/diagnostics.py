@@ -51,6 +51,7 @@ __all__ = [
     "saturation_fraction",
 ]
 
+#: The names :func:`get_cell` accepts.
 CELL_NAMES = ("rnn", "lstm", "gru")
 
 
@@ -62,21 +63,22 @@ class Cell(NamedTuple):
     for the RNN and the GRU, ``(h, c)`` for the LSTM; the hidden state ``h``
     always comes first.
 
-    Attributes:
-        name: short name, e.g. ``"rnn"``.
-        state_names: names of the state arrays, e.g. ``("h",)`` or ``("h", "c")``.
-        init: ``init(D, H, rng, dtype=np.float64) -> params`` (a dict of arrays);
-            ``dtype`` is passed by keyword.
-        step_forward: ``step_forward(x_t, states, params) -> (states, cache)``
-            with ``x_t`` (N, D).
-        step_backward: ``step_backward(dstates, cache) -> (dx_t, dstates_prev,
-            grads)``; ``dstates`` is a tuple like ``states``, ``grads`` a dict
-            with the keys of ``params``.
-        forward: ``forward(x, h0, params) -> (h, cache)`` over a whole
-            sequence, ``x`` (N, T, D), ``h0`` (N, H), ``h`` (N, T, H); any
-            further state starts at zero.
-        backward: ``backward(dh, cache) -> (dx, dh0, grads)`` with ``dh``
-            (N, T, H).
+    Fields:
+
+    - ``name``: short name, e.g. ``"rnn"``.
+    - ``state_names``: names of the state arrays, e.g. ``("h",)`` or ``("h", "c")``.
+    - ``init``: ``init(D, H, rng, dtype=np.float64) -> params`` (a dict of
+      arrays); ``dtype`` is passed by keyword.
+    - ``step_forward``: ``step_forward(x_t, states, params) -> (states, cache)``
+      with ``x_t`` (N, D).
+    - ``step_backward``: ``step_backward(dstates, cache) -> (dx_t,
+      dstates_prev, grads)``; ``dstates`` is a tuple like ``states``, ``grads``
+      a dict with the keys of ``params``.
+    - ``forward``: ``forward(x, h0, params) -> (h, cache)`` over a whole
+      sequence, ``x`` (N, T, D), ``h0`` (N, H), ``h`` (N, T, H); any further
+      state starts at zero.
+    - ``backward``: ``backward(dh, cache) -> (dx, dh0, grads)`` with ``dh``
+      (N, T, H).
     """
 
     name: str

@@ -29,6 +29,8 @@ __all__ = [
     "draw_folded_rnn",
     "draw_unrolled_rnn",
     "draw_io_patterns",
+    "GATE_COLORS",
+    "draw_lstm_cell",
 ]
 
 #: The Okabe-Ito colour-blind-safe palette (Okabe & Ito, 2008).
@@ -303,4 +305,113 @@ def draw_io_patterns(axes=None):
         _fit(ax, -L.width / 2 - 0.25, (spec["steps"] - 1) * L.dx + L.width / 2 + 0.25, L,
              title_room=0.1)
         ax.set_title(title, fontsize=11)
+    return fig
+
+
+# -- the LSTM cell ------------------------------------------------------------------
+
+#: Fill colour of each LSTM gate in :func:`draw_lstm_cell` (and in plots of gate values).
+GATE_COLORS = {
+    "f": OKABE_ITO["vermillion"],
+    "i": OKABE_ITO["bluish_green"],
+    "g": OKABE_ITO["orange"],
+    "o": OKABE_ITO["reddish_purple"],
+}
+
+
+def _node(ax, xy, symbol, radius=0.28):
+    """A small circle holding an operation symbol (the point-wise x and +)."""
+    ax.add_patch(plt.Circle(xy, radius, facecolor="white", edgecolor="black", linewidth=1.3,
+                            zorder=3))
+    ax.text(xy[0], xy[1], symbol, ha="center", va="center", fontsize=13, zorder=4)
+
+
+def _line(ax, points, *, arrow=True, color="black", linewidth=1.3, zorder=1):
+    """A polyline through ``points``; with an arrow head at its end if ``arrow``."""
+    xs, ys = zip(*points)
+    if len(points) > 2:
+        ax.plot(xs[:-1], ys[:-1], color=color, linewidth=linewidth, solid_capstyle="butt",
+                zorder=zorder)
+    ax.add_patch(FancyArrowPatch(points[-2], points[-1], arrowstyle="-|>" if arrow else "-",
+                                 mutation_scale=13, linewidth=linewidth, color=color,
+                                 shrinkA=0, shrinkB=0, zorder=zorder))
+
+
+def draw_lstm_cell(ax=None, *, labels: bool = True):
+    """Draw one LSTM step: the cell-state belt on top, the four gates below it.
+
+    The thick line along the top carries the cell state from ``c_{t-1}`` to
+    ``c_t``; it meets only an element-wise product with the forget gate and
+    an element-wise sum with the gated candidate. The thin line along the
+    bottom brings ``h_{t-1}``, which joins ``x_t`` and feeds the four gate
+    boxes; on the right, ``tanh(c_t)`` times the output gate gives ``h_t``,
+    which leaves both to the right (the next step) and upwards (the output).
+
+    Args:
+        ax: Axes to draw on, or None for a new figure.
+        labels: write the names of the gates under their boxes.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    fig, ax = _new_axes(ax, (8.8, 5.2))
+    belt_y, low_y, gate_y, mid_y = 5.0, 0.6, 2.0, 3.5
+    ax.add_patch(FancyBboxPatch((0.4, 0.1), 11.0, 5.6, boxstyle="round,pad=0.02,rounding_size=0.4",
+                                facecolor="#F2F2F2", edgecolor="#999999", linewidth=1.0,
+                                zorder=0))
+    # The cell-state belt: c_{t-1} -> x (forget) -> + (write) -> c_t.
+    xf, xi, xg, xo = 2.0, 4.0, 5.8, 8.1
+    _line(ax, [(-0.6, belt_y), (xf - 0.28, belt_y)], arrow=False, linewidth=3.2)
+    _line(ax, [(xf + 0.28, belt_y), (xg - 0.28, belt_y)], arrow=False, linewidth=3.2)
+    _line(ax, [(xg + 0.28, belt_y), (12.4, belt_y)], linewidth=3.2)
+    _node(ax, (xf, belt_y), r"$\times$")
+    _node(ax, (xg, belt_y), "$+$")
+    ax.text(-0.6, belt_y + 0.3, "$c_{t-1}$", ha="left", va="bottom", fontsize=13)
+    ax.text(12.4, belt_y + 0.3, "$c_t$", ha="right", va="bottom", fontsize=13)
+    # h_{t-1} enters at the bottom left and x_t from below; together they feed every gate.
+    _line(ax, [(-0.6, low_y), (0.9, low_y), (0.9, gate_y - 0.9), (xo, gate_y - 0.9)],
+          arrow=False)
+    ax.text(-0.6, low_y - 0.3, "$h_{t-1}$", ha="left", va="top", fontsize=13)
+    _line(ax, [(1.5, -0.7), (1.5, gate_y - 0.9)], arrow=False)
+    ax.text(1.5, -0.8, "$x_t$", ha="center", va="top", fontsize=13)
+    # Each name sits beside its box, on the side where no line runs.
+    boxes = [(xf, "f", r"$\sigma$", "forget\n$f_t$", "right"),
+             (xi, "i", r"$\sigma$", "input\n$i_t$", "right"),
+             (xg, "g", r"$\tanh$", "candidate\n$\\tilde c_t$", "left"),
+             (xo, "o", r"$\sigma$", "output\n$o_t$", "left")]
+    for x, key, fn, name, align in boxes:
+        _line(ax, [(x, gate_y - 0.9), (x, gate_y - 0.3)])
+        ax.add_patch(FancyBboxPatch((x - 0.45, gate_y - 0.3), 0.9, 0.6,
+                                    boxstyle="round,pad=0.02,rounding_size=0.1",
+                                    facecolor=GATE_COLORS[key], edgecolor="black",
+                                    linewidth=1.2, zorder=2))
+        ax.text(x, gate_y, fn, ha="center", va="center", fontsize=12, zorder=3)
+        if labels:
+            side = -0.55 if align == "right" else 0.55
+            ax.text(x + side, gate_y, name, ha=align, va="center", fontsize=9.5,
+                    linespacing=1.1)
+    # Forget gate straight up to the belt.
+    _line(ax, [(xf, gate_y + 0.3), (xf, belt_y - 0.28)])
+    # Input gate and candidate meet in a product, which is added to the belt.
+    _node(ax, (xg, mid_y), r"$\times$")
+    _line(ax, [(xi, gate_y + 0.3), (xi, mid_y), (xg - 0.28, mid_y)])
+    _line(ax, [(xg, gate_y + 0.3), (xg, mid_y - 0.28)])
+    _line(ax, [(xg, mid_y + 0.28), (xg, belt_y - 0.28)])
+    # Output: tanh of the new cell state, gated by o_t.
+    xt = 10.0
+    _line(ax, [(xt, belt_y), (xt, 4.1 + 0.25)])
+    ax.add_patch(FancyBboxPatch((xt - 0.45, 3.85 - 0.25), 0.9, 0.5,
+                                boxstyle="round,pad=0.02,rounding_size=0.2",
+                                facecolor="white", edgecolor="black", linewidth=1.2, zorder=2))
+    ax.text(xt, 3.85, r"$\tanh$", ha="center", va="center", fontsize=11, zorder=3)
+    _node(ax, (xt, 2.6), r"$\times$")
+    _line(ax, [(xt, 3.6), (xt, 2.6 + 0.28)])
+    _line(ax, [(xo, gate_y + 0.3), (xo, 2.6), (xt - 0.28, 2.6)])
+    # h_t leaves to the right (next step) and upwards (the output of this step).
+    _line(ax, [(xt, 2.6 - 0.28), (xt, low_y), (12.4, low_y)])
+    _line(ax, [(10.9, low_y), (10.9, 6.4)])
+    ax.text(12.4, low_y - 0.3, "$h_t$", ha="right", va="top", fontsize=13)
+    ax.text(11.05, 6.4, "$h_t$", ha="left", va="top", fontsize=13)
+    ax.set_xlim(-0.8, 12.6)
+    ax.set_ylim(-1.3, 6.6)
     return fig

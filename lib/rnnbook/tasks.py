@@ -40,7 +40,7 @@ __all__ = [
     "train_adding_problem",
 ]
 
-#: MSE of the constant prediction 1.0 on the adding problem: Var(U1 + U2) = 2/12.
+#: Mean squared error of always predicting 1.0 on the adding problem, Var(U1 + U2) = 2/12.
 ADDING_BASELINE_MSE = 1.0 / 6.0
 
 _READOUT = ("Wy", "by")

@@ -19,9 +19,11 @@ from matplotlib.figure import Figure
 from rnnbook._checks import Shapes
 from rnnbook.diagnostics import gradient_norms_by_lag, saturation_fraction
 from rnnbook.init import set_spectral_radius
+from rnnbook.lstm import lstm_forward
 from rnnbook.rnn import rnn_forward
 
-__all__ = ["rnn_gradient_profile", "draw_gradient_profile", "gradient_lag_explorer"]
+__all__ = ["rnn_gradient_profile", "draw_gradient_profile", "gradient_lag_explorer",
+           "lstm_gate_traces", "draw_gate_traces", "lstm_gate_explorer"]
 
 # Okabe-Ito colours: distinguishable with every common colour-vision deficiency.
 _BLUE, _ORANGE, _GREY = "#0072B2", "#E69F00", "#999999"
@@ -142,3 +144,144 @@ def gradient_lag_explorer(Wh, Wx, x, *, rho: float = 1.0, rho_range=(0.25, 2.5, 
 
     out = widgets.interactive_output(redraw, {"rho": rho_slider, "input_scale": scale_slider})
     return widgets.VBox([widgets.HBox([rho_slider, scale_slider]), out])
+
+
+# -- the LSTM gate explorer ---------------------------------------------------------
+
+_GREEN, _VERMILLION, _PURPLE, _BLACK = "#009E73", "#D55E00", "#CC79A7", "#000000"
+
+
+def lstm_gate_traces(x, Wx, Wh, b, *, input_bias=None, forget_bias=None, output_bias=None,
+                     input_scale: float = 1.0) -> dict:
+    """Gates and states of an LSTM over a fixed input, with chosen gate biases.
+
+    The three ``*_bias`` arguments overwrite the whole bias block of their
+    gate (every unit gets the same value); ``None`` keeps the block of ``b``.
+    ``input_scale`` multiplies all of ``Wx``, so it makes every gate and the
+    candidate react more (or less) strongly to the input. Nothing else
+    changes between calls, so two calls differ only in the knobs turned.
+
+    Args:
+        x: inputs, (N, T, D).
+        Wx: (D, 4H), blocks [i | f | g | o] as in :mod:`rnnbook.lstm`.
+        Wh: (H, 4H).
+        b: (4H,).
+        input_bias, forget_bias, output_bias: floats or None.
+        input_scale: factor on ``Wx``, >= 0.
+
+    Returns:
+        dict with ``i``, ``f``, ``g``, ``o``, ``c``, ``h``, each (N, T, H),
+        and ``b``, the bias actually used, (4H,).
+    """
+    s = Shapes()
+    Wh = s.check("Wh", Wh, ("H", "4*H"))
+    Wx = s.check("Wx", Wx, ("D", "4*H"))
+    b = s.check("b", b, ("4*H",))
+    x = s.check("x", x, ("N", "T", "D"))
+    if input_scale < 0:
+        raise ValueError(f"input_scale is {input_scale} but needs to be >= 0")
+    H = s["H"]
+    b = b.copy()
+    for k, value in ((0, input_bias), (1, forget_bias), (3, output_bias)):
+        if value is not None:
+            b[k * H:(k + 1) * H] = value
+    h, cache = lstm_forward(x, np.zeros((s["N"], H), dtype=x.dtype), Wx * input_scale, Wh, b)
+    out = {name: np.array(getattr(cache, name)) for name in ("i", "f", "g", "o", "c")}
+    out["h"] = h
+    out["b"] = b
+    return out
+
+
+def draw_gate_traces(traces: dict, axes=None, *, n: int = 0, unit: int = 0, marks=None):
+    """Draw one unit's gates (top) and candidate, cell and hidden state (bottom).
+
+    Args:
+        traces: dict from :func:`lstm_gate_traces`.
+        axes: two matplotlib Axes (top, bottom); ``None`` creates a figure.
+        n: which sequence of the batch to draw.
+        unit: which hidden unit to draw.
+        marks: optional steps (0-based) to mark with dotted vertical lines,
+            e.g. where the input carries a marker.
+
+    Returns:
+        the two Axes.
+    """
+    if axes is None:
+        fig = Figure(figsize=(6.4, 4.4), layout="constrained")
+        axes = fig.subplots(2, 1, sharex=True)
+    top, bottom = axes
+    N, T, H = traces["c"].shape
+    if not (0 <= n < N and 0 <= unit < H):
+        raise ValueError(f"n = {n} and unit = {unit} need 0 <= n < {N} and 0 <= unit < {H}")
+    steps = np.arange(1, T + 1)
+    for key, color, label in (("i", _GREEN, "input gate $i_t$"),
+                              ("f", _VERMILLION, "forget gate $f_t$"),
+                              ("o", _PURPLE, "output gate $o_t$")):
+        top.plot(steps, traces[key][n, :, unit], color=color, linewidth=1.8, label=label)
+    top.set_ylim(-0.05, 1.05)
+    top.set_ylabel("gate value")
+    for key, color, style, label in (("g", _ORANGE, ":", r"candidate $\tilde c_t$"),
+                                     ("c", _BLUE, "-", "cell state $c_t$"),
+                                     ("h", _BLACK, "--", "hidden state $h_t$")):
+        bottom.plot(steps, traces[key][n, :, unit], color=color, linestyle=style, linewidth=1.8,
+                    label=label)
+    bottom.axhline(0.0, color=_GREY, linewidth=0.8)
+    bottom.set_xlabel("step $t$")
+    bottom.set_ylabel("value")
+    for ax in axes:
+        for m in marks if marks is not None else ():
+            ax.axvline(m + 1, color=_GREY, linestyle=":", linewidth=1.2)
+        ax.legend(loc="upper left", fontsize="x-small", ncol=3)
+        ax.set_xlim(steps[0] - 0.5, steps[-1] + 0.5)
+    return axes
+
+
+def lstm_gate_explorer(x, Wx, Wh, b, *, input_bias: float = 0.0, forget_bias: float = 1.0,
+                       output_bias: float = 0.0, input_scale: float = 1.0,
+                       bias_range=(-6.0, 6.0, 0.25), scale_range=(0.0, 3.0, 0.1),
+                       n: int = 0, unit: int = 0, marks=None):
+    """Sliders for the gate biases and the input scale, redrawing one unit's traces.
+
+    Args:
+        x: inputs, (N, T, D); a short batch (N of 1 to a few, T up to ~100)
+            keeps redraws instant.
+        Wx, Wh, b: LSTM parameters, (D, 4H), (H, 4H), (4H,).
+        input_bias, forget_bias, output_bias: initial slider values (each
+            overwrites its gate's whole bias block, see :func:`lstm_gate_traces`).
+        input_scale: initial value of the factor on ``Wx``.
+        bias_range: (min, max, step) of the three bias sliders.
+        scale_range: (min, max, step) of the input-scale slider.
+        n, unit, marks: passed to :func:`draw_gate_traces`.
+
+    Returns:
+        an ``ipywidgets.VBox`` with the four sliders and the figure.
+    """
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    # Fail now, with the library's message, rather than inside the callback.
+    first = lstm_gate_traces(x[:1, :1], Wx, Wh, b, input_scale=input_scale)
+    if not (0 <= n < len(x) and 0 <= unit < first["c"].shape[2]):
+        raise ValueError(f"n = {n} or unit = {unit} is outside the batch or the hidden units")
+
+    def slider(value, rng, label):
+        return widgets.FloatSlider(value=value, min=rng[0], max=rng[1], step=rng[2],
+                                   description=label, continuous_update=False,
+                                   readout_format=".2f")
+
+    sliders = {
+        "input_bias": slider(input_bias, bias_range, "input bias"),
+        "forget_bias": slider(forget_bias, bias_range, "forget bias"),
+        "output_bias": slider(output_bias, bias_range, "output bias"),
+        "input_scale": slider(input_scale, scale_range, "input scale"),
+    }
+
+    def redraw(**knobs):
+        top, _ = draw_gate_traces(lstm_gate_traces(x, Wx, Wh, b, **knobs), n=n, unit=unit,
+                                  marks=marks)
+        display(top.figure)
+
+    out = widgets.interactive_output(redraw, sliders)
+    rows = [widgets.HBox([sliders["input_bias"], sliders["forget_bias"]]),
+            widgets.HBox([sliders["output_bias"], sliders["input_scale"]])]
+    return widgets.VBox(rows + [out])

@@ -1,0 +1,222 @@
+"""Tiny text corpora written for the book, and a word-level vocabulary.
+
+The chapters on gated cells need a language task small enough to train in
+seconds and simple enough that every prediction can be read and checked by
+hand. :func:`colour_corpus` is such a task: a few dozen short sentences that
+tell which colour things have ("the color of a banana is yellow"). The word
+that completes a sentence is never decided by the word right before it,
+which is nearly always "is"; a model has to remember the object named a few
+words earlier. The sentences were written for this book and are part of its
+source.
+
+:class:`WordVocab` turns sentences into integer ids, and
+:func:`encode_sentences` packs them into the padded input, target and mask
+arrays of next-word prediction::
+
+    vocab = WordVocab(colour_corpus())
+    inputs, targets, mask = encode_sentences(colour_corpus(), vocab)
+    # inputs  (N, T): <s> w_1 ... w_L, then <pad>
+    # targets (N, T): w_1 ... w_L </s>, then <pad>
+    # mask    (N, T): True where targets holds a real word (or </s>)
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+__all__ = ["colour_corpus", "WordVocab", "encode_sentences"]
+
+# One fact per line, each object with one colour throughout. Colours follow
+# "is" in most sentences, and green does so most often, so that the word
+# before a colour says little and the most common guess is usually wrong.
+_COLOUR_SENTENCES = """\
+the color of an apple is red
+the color of a banana is yellow
+the color of a lemon is yellow
+the color of a cherry is red
+the color of a strawberry is red
+the color of a tomato is red
+the color of a lime is green
+the color of a leaf is green
+the color of a cucumber is green
+the color of a frog is green
+the color of a plum is purple
+the color of a grape is purple
+the color of a carrot is orange
+the color of a pumpkin is orange
+the color of the sky is blue
+the color of the sea is blue
+the color of snow is white
+the color of milk is white
+the color of coal is black
+the color of chocolate is brown
+the color of grass is green
+an apple is red
+a banana is yellow
+a lime is green
+a cucumber is green
+a plum is purple
+a cherry is red
+a carrot is orange
+a leaf is green
+the sky is blue
+snow is white
+coal is black
+grass is green
+the apple on the table is red
+the banana on the table is yellow
+the grape on the plate is purple
+the lemon in the bowl is yellow
+the pumpkin in the garden is orange
+the leaf on the tree is green
+the frog in the pond is green
+the milk in the glass is white
+the chocolate in the box is brown
+i ate a red apple
+i ate a yellow banana
+she picked a red strawberry
+he bought a purple plum
+we saw a green frog
+my apple is red and my lime is green
+my banana is yellow and my plum is purple
+a ripe tomato is red
+a ripe lemon is yellow
+a ripe apple is red
+every cherry is red
+every carrot is orange
+every cucumber is green
+"""
+
+
+def colour_corpus() -> list[str]:
+    """The book's corpus of sentences about the colours of fruits and things.
+
+    Every sentence is lower case, its words separated by single spaces,
+    without punctuation. Each object keeps one colour in every sentence that
+    mentions it, so a sentence such as "the color of a lime is ..." has
+    exactly one right completion.
+
+    Returns:
+        list of str, a fresh list on every call (a few dozen sentences).
+    """
+    return _COLOUR_SENTENCES.splitlines()
+
+
+class WordVocab:
+    """A word vocabulary with padding, start and end tokens.
+
+    Ids ``PAD = 0`` (filler after the end of a sentence), ``BOS = 1`` (the
+    first input of every sentence, so that the first word is predicted too)
+    and ``EOS = 2`` (the last target: "the sentence ends here") come first;
+    the words of the sentences follow in sorted order, so the same sentences
+    always give the same ids.
+
+    Args:
+        sentences: strings of words separated by whitespace (or one string).
+
+    Attributes:
+        tokens: list of the tokens; ``tokens[i]`` has id ``i``. The special
+            ones are written ``"<pad>"``, ``"<s>"``, ``"</s>"``.
+        size: number of tokens V, specials included.
+    """
+
+    PAD = 0
+    BOS = 1
+    EOS = 2
+    SPECIALS = ("<pad>", "<s>", "</s>")
+
+    def __init__(self, sentences: Iterable[str] | str):
+        if isinstance(sentences, str):
+            sentences = [sentences]
+        words: set[str] = set()
+        for s in sentences:
+            if not isinstance(s, str):
+                raise ValueError(f"sentences must contain strings, got {type(s).__name__}")
+            words.update(s.split())
+        clash = words.intersection(self.SPECIALS)
+        if clash:
+            raise ValueError(f"the sentences contain the reserved token(s) {sorted(clash)}")
+        if not words:
+            raise ValueError("sentences contain no words")
+        self.tokens: list[str] = list(self.SPECIALS) + sorted(words)
+        self._index = {w: i for i, w in enumerate(self.tokens)}
+
+    @property
+    def size(self) -> int:
+        return len(self.tokens)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __repr__(self) -> str:
+        return f"WordVocab(size={self.size})"
+
+    def __contains__(self, word) -> bool:
+        return word in self._index
+
+    def index(self, word: str) -> int:
+        """The id of one word (or special token)."""
+        try:
+            return self._index[word]
+        except KeyError:
+            raise ValueError(f"word {word!r} is not in the vocabulary") from None
+
+    def encode(self, sentence: str, bos: bool = False, eos: bool = False) -> np.ndarray:
+        """Ids of the words of ``sentence``, optionally with BOS before and EOS after.
+
+        Returns:
+            int64 array (L + bos + eos,), where L is the number of words.
+        """
+        ids = [self.index(w) for w in sentence.split()]
+        return np.array(([self.BOS] if bos else []) + ids + ([self.EOS] if eos else []),
+                        dtype=np.int64)
+
+    def decode(self, ids) -> str:
+        """Words for the ids (int array-like (L,)), joined by spaces; PAD is skipped."""
+        ids = np.asarray(ids)
+        if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
+            raise ValueError(f"ids must be a 1-D integer sequence, got shape {ids.shape} "
+                             f"and dtype {ids.dtype}")
+        if ids.size and (ids.min() < 0 or ids.max() >= self.size):
+            raise ValueError(f"ids must lie in [0, {self.size}), got values in "
+                             f"[{ids.min()}, {ids.max()}]")
+        return " ".join(self.tokens[i] for i in ids.tolist() if i != self.PAD)
+
+
+def encode_sentences(sentences, vocab: WordVocab) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Padded arrays for next-word prediction on whole sentences.
+
+    Sentence n with words ``w_1 .. w_L`` becomes the input row
+    ``<s> w_1 .. w_L`` and the target row ``w_1 .. w_L </s>``: at every step
+    the model reads one word and must predict the next. Rows are padded with
+    ``<pad>`` to the longest sentence, and the mask marks the real targets,
+    so that a masked loss ignores the padding.
+
+    Args:
+        sentences: list of strings.
+        vocab: a :class:`WordVocab` that knows every word.
+
+    Returns:
+        inputs: int64 (N, T), T = 1 + the largest number of words.
+        targets: int64 (N, T).
+        mask: bool (N, T), True at the L + 1 real positions of each row.
+    """
+    if isinstance(sentences, str):
+        raise ValueError("sentences must be a list of strings, not one string")
+    rows = [vocab.encode(s, bos=True, eos=True) for s in sentences]
+    if not rows:
+        raise ValueError("sentences is empty")
+    if any(r.size < 3 for r in rows):
+        raise ValueError("every sentence needs at least one word")
+    N, T = len(rows), max(r.size for r in rows) - 1
+    inputs = np.full((N, T), WordVocab.PAD, dtype=np.int64)
+    targets = np.full((N, T), WordVocab.PAD, dtype=np.int64)
+    mask = np.zeros((N, T), dtype=bool)
+    for n, r in enumerate(rows):
+        L = r.size - 1
+        inputs[n, :L] = r[:-1]
+        targets[n, :L] = r[1:]
+        mask[n, :L] = True
+    return inputs, targets, mask

@@ -1,0 +1,207 @@
+"""Start one grading kernel: confine it, limit it, then become the kernel.
+
+The grader runs this file as a script (``python -I _launcher.py CONFIG``),
+either directly or as the first process of fresh Linux user, pid, mount
+and network namespaces (``unshare``). It reads a JSON configuration, and
+
+1. in a sandbox, builds the file-system view the kernel will see: the whole
+   tree bind-mounted read-only under a new root, empty read-only tmpfs
+   layers over the hidden directories (the project with its solutions, the
+   grader's scratch space, the submissions' folders, temporary and home
+   directories), the Python environment and the stub copy of ``rnnbook``
+   put back read-only where they belong, and the kernel's own scratch
+   directory writable; then makes that the root with ``pivot_root`` (the
+   old root is detached, so there is no way back, unlike ``chroot``) and
+   enters one more user and mount namespace, in which all these mounts are
+   *locked*: the kernel, although root in its namespace, can neither
+   unmount a cover to see what is under it nor make a mount writable;
+2. applies resource limits (address space, file size, core dumps);
+3. ``exec``s the kernel command with a clean environment.
+
+It imports nothing from ``rnnbook`` and runs before any student code, so
+nothing the student writes can change what it does. It exits with status
+3 and a one-line reason on stderr when a step fails.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import os
+import resource
+import sys
+
+MS_RDONLY = 0x1
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+AT_FDCWD = -100
+AT_RECURSIVE = 0x8000
+MOUNT_ATTR_RDONLY = 0x1
+SYS_MOUNT_SETATTR = 442  # the same number on every architecture with the generic table
+# pivot_root has no wrapper in the C library; its number depends on the architecture.
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203,
+                  "s390x": 217, "i686": 217, "armv7l": 218}
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                        ctypes.c_ulong, ctypes.c_char_p]
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"rnnbook-grade launcher: {message}\n")
+    sys.stderr.flush()
+    os._exit(3)
+
+
+def _mount(source, target, fstype, flags, data=None):
+    res = _libc.mount(source.encode() if source else None, target.encode(),
+                      fstype.encode() if fstype else None, flags,
+                      data.encode() if data else None)
+    if res != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {source} -> {target}: {os.strerror(err)}")
+
+
+def _readonly_tree(path: str) -> None:
+    """Make the mount at ``path`` and every mount below it read-only."""
+    attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
+    res = _libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, path.encode(), AT_RECURSIVE,
+                        ctypes.byref(attr), ctypes.sizeof(attr))
+    if res == 0:
+        return
+    # Kernels older than 5.12 lack mount_setattr: remount the mounts one by
+    # one, keeping the flags the kernel locks for an unprivileged remount.
+    mounts = []
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            point = line.split()[4].encode().decode("unicode_escape")
+            if point == path or point.startswith(path.rstrip("/") + "/"):
+                mounts.append(point)
+    for point in sorted(mounts, key=len):
+        try:
+            st = os.statvfs(point)
+            keep = st.f_flag & (0x2 | 0x4 | 0x8 | 0x400 | 0x800 | 0x1000)  # nosuid nodev noexec noatime nodiratime relatime
+            _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep)
+        except OSError:
+            # A mount we may not remount (locked by the parent namespace) is
+            # left as it is; the paths that matter are covered separately.
+            pass
+
+
+def _enter_root(root: str) -> None:
+    """Make ``root`` the root of this mount namespace and detach the old one."""
+    import platform
+
+    number = SYS_PIVOT_ROOT.get(platform.machine())
+    if number is None:
+        raise OSError(0, f"pivot_root: unknown system call number on {platform.machine()}")
+    os.chdir(root)
+    # pivot_root(".", ".") stacks the old root on top of the new one; a lazy
+    # unmount of "." then removes it, leaving no path back to the old tree.
+    if _libc.syscall(number, b".", b".") != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"pivot_root: {os.strerror(err)}")
+    if _libc.umount2(b".", MNT_DETACH) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"detaching the old root: {os.strerror(err)}")
+    os.chdir("/")
+
+
+def _lock_mounts() -> None:
+    """Enter a new user and mount namespace, in which every mount is locked."""
+    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"unshare: {os.strerror(err)}")
+    for name, text in (("setgroups", "deny"), ("uid_map", "0 0 1"), ("gid_map", "0 0 1")):
+        with open(f"/proc/self/{name}", "w") as fh:
+            fh.write(text)
+
+
+def _inside(root: str, path: str) -> str:
+    return os.path.join(root, path.lstrip("/"))
+
+
+def build_root(cfg: dict) -> None:
+    """Assemble the confined file-system view under cfg['root'] and enter it."""
+    root = cfg["root"]
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount("/", root, None, MS_BIND | MS_REC)
+    _readonly_tree(root)
+    # A fresh /proc belongs to the new pid namespace: the kernel sees only
+    # its own processes there.
+    try:
+        _mount("proc", _inside(root, "/proc"), "proc", 0x2 | 0x4 | 0x8)
+    except OSError:
+        pass
+    hidden = []
+    for path in sorted(cfg["hide"], key=len):
+        if any(path == h or path.startswith(h.rstrip("/") + "/") for h in hidden):
+            continue
+        _mount("tmpfs", _inside(root, path), "tmpfs", 0x2 | 0x4, "mode=755,size=1m")
+        hidden.append(path)
+    for src, dst, writable in cfg["expose"]:
+        target = _inside(root, dst)
+        if os.path.isdir(src):
+            os.makedirs(target, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if not os.path.exists(target):
+                open(target, "w").close()
+        _mount(src, target, None, MS_BIND | MS_REC)
+        if not writable:
+            _readonly_tree(target)
+    for path in hidden:
+        target = _inside(root, path)
+        _mount(None, target, None, MS_REMOUNT | MS_RDONLY | 0x2 | 0x4, "mode=755,size=1m")
+    _enter_root(root)
+    _lock_mounts()
+    os.chdir(cfg["workdir"])
+
+
+def apply_limits(cfg: dict) -> None:
+    for name, value in cfg.get("rlimits", {}).items():
+        which = getattr(resource, name)
+        soft, hard = resource.getrlimit(which)
+        value = int(value)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(which, (value, value))
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 2:
+        _fail("usage: _launcher.py CONFIG.json")
+    try:
+        with open(argv[1]) as fh:
+            cfg = json.load(fh)
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot read the configuration: {exc}")
+    try:
+        if cfg.get("sandbox"):
+            build_root(cfg)
+        else:
+            os.chdir(cfg["workdir"])
+        apply_limits(cfg)
+    except OSError as exc:
+        _fail(str(exc))
+    sys.stdout.flush()
+    if cfg.get("probe"):
+        # Used once at grader start to find out whether the sandbox works.
+        print("ok")
+        sys.stdout.flush()
+    os.execve(cfg["argv"][0], cfg["argv"], cfg["env"])
+
+
+if __name__ == "__main__":
+    main(sys.argv)

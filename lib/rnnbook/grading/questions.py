@@ -1,0 +1,680 @@
+"""The graded questions: their inputs, reference answers, checks and feedback.
+
+Every exercise is a list of :class:`Question` objects, one per function
+the student writes. A question knows
+
+* how to draw fresh random inputs (:meth:`Question.make_cases`), a few
+  *cases* with different shapes, including edge sizes such as N = 1 or
+  T = 1 and, for forward functions, one case in float32;
+* how the harness must call the student's function (its ``kind``);
+* how to compute the right answer with the library's reference code
+  (:meth:`Question.reference`), always in the grader's own process;
+* how many points each part is worth (:class:`Check`), so that a backward
+  function with one wrong gradient still earns the points of the others.
+
+:func:`score_question` compares what the student's function returned with
+the reference and writes the feedback: which output, which case (by its
+shapes), what is wrong (missing, shape, dtype, largest error), never the
+expected values themselves.
+
+To add a question, write its case generator and reference, list its
+checks, and add it to :data:`EXERCISES` under the exercise id that the
+solution notebook carries in its metadata.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from rnnbook import gru as _gru
+from rnnbook import lstm as _lstm
+from rnnbook import optim as _optim
+from rnnbook import rnn as _rnn
+
+from . import references as _ref
+
+__all__ = [
+    "Case",
+    "Check",
+    "Question",
+    "QuestionResult",
+    "EXERCISES",
+    "QUESTIONS",
+    "score_question",
+    "failed_question",
+]
+
+
+# --------------------------------------------------------------------------
+# Data structures
+# --------------------------------------------------------------------------
+
+@dataclass
+class Case:
+    """One call of the student's function.
+
+    Attributes:
+        label: shapes and dtype in words, used in feedback ("N=1, T=3, ...").
+        args: positional arguments: arrays, or Python floats for scalars.
+            For a backward question these are the *forward* function's
+            arguments; for ``clip`` the gradient arrays followed by max_norm.
+        upstream: upstream gradients passed to a backward function before
+            the cache.
+        keys: for ``clip``, the dict keys of the gradient arrays.
+        dtype: the floating dtype of the inputs.
+    """
+
+    label: str
+    args: list
+    upstream: list = field(default_factory=list)
+    keys: list = field(default_factory=list)
+    dtype: np.dtype = np.dtype(np.float64)
+
+
+@dataclass(frozen=True)
+class Check:
+    """Points for one part of a question.
+
+    Attributes:
+        label: what is checked, in words ("dWh", "h with c0 given").
+        points: points earned when the check passes.
+        output: index of the output it looks at.
+        cases: indices of the cases that must all be right.
+        kind: "value" (shape and values), "dtype" (values, and the dtype
+            of the inputs kept), "int" (an integer dtype), or "all_grads"
+            (every output after the first, for ``clip``).
+    """
+
+    label: str
+    points: int
+    output: int
+    cases: tuple
+    kind: str = "value"
+
+
+@dataclass(frozen=True)
+class Question:
+    """A graded function.
+
+    Attributes:
+        exercise: id of the exercise it belongs to.
+        name: the function's name in the student's notebook.
+        kind: how the harness calls it: "forward" (returns the outputs and
+            then a cache), "plain" (returns one array), "backward" (called
+            with upstream gradients and the cache of ``forward``), "clip"
+            (called with a dict of gradients and max_norm).
+        outputs: names of the outputs, in order.
+        make_cases: function of a numpy Generator returning the cases.
+        reference_fn: function of a case returning the right outputs.
+        checks: the parts and their points.
+        forward: for a backward question, the name of the forward function
+            whose cache it consumes.
+    """
+
+    exercise: str
+    name: str
+    kind: str
+    outputs: tuple
+    make_cases: Callable
+    reference_fn: Callable
+    checks: tuple
+    forward: str | None = None
+
+    @property
+    def max_score(self) -> int:
+        return sum(c.points for c in self.checks)
+
+    def reference(self, case: Case) -> list:
+        """The right outputs for ``case``, computed with the library."""
+        return [np.asarray(o) for o in self.reference_fn(case)]
+
+    def manifest(self, cases: list) -> tuple[dict, dict]:
+        """Describe the calls for the harness; return (manifest, arrays by key)."""
+        arrays = {}
+        out_cases = []
+
+        def put(c, group, i, value):
+            key = f"c{c}_{group}{i}"
+            if isinstance(value, float):
+                arrays[key] = np.array(value, dtype=np.float64)
+                return ["f", key]
+            arrays[key] = np.asarray(value)
+            return ["a", key]
+
+        for c, case in enumerate(cases):
+            out_cases.append({
+                "args": [put(c, "a", i, v) for i, v in enumerate(case.args)],
+                "upstream": [put(c, "u", i, v) for i, v in enumerate(case.upstream)],
+                "keys": list(case.keys),
+            })
+        manifest = {
+            "function": self.name,
+            "kind": self.kind,
+            "forward": self.forward,
+            "n_outputs": len(self.outputs),
+            "outputs": list(self.outputs),
+            "cases": out_cases,
+        }
+        return manifest, arrays
+
+
+@dataclass
+class QuestionResult:
+    """The outcome of one question for one submission."""
+
+    name: str
+    score: int | float
+    max_score: int
+    feedback: str
+    passed: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+    messages: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "score": self.score, "max_score": self.max_score,
+                "feedback": self.feedback}
+
+
+# --------------------------------------------------------------------------
+# Random inputs
+# --------------------------------------------------------------------------
+
+def _normal(rng, shape, scale, dtype):
+    return (scale * rng.standard_normal(shape)).astype(dtype)
+
+
+def _dims(rng, edge):
+    """Sizes for one case: typical ones, or edge ones with N = 1 and T = 1."""
+    if edge:
+        N, T = 1, 1
+        D, H = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    else:
+        N, T = int(rng.integers(2, 5)), int(rng.integers(3, 6))
+        D = int(rng.integers(2, 6))
+        # D != H, so that an input weight used the wrong way round shows up
+        # as a shape error instead of hiding behind a square matrix.
+        H = int(rng.choice([h for h in range(2, 6) if h != D]))
+    return N, T, D, H
+
+
+def _label(dtype, **dims):
+    return ", ".join(f"{k}={v}" for k, v in dims.items()) + f", {np.dtype(dtype).name}"
+
+
+def _setups(float32=True):
+    """Typical sizes, edge sizes (N = T = 1), and typical sizes in float32."""
+    out = [("typical", np.float64), ("edge", np.float64)]
+    if float32:
+        out.append(("typical", np.float32))
+    return out
+
+
+def _rnn_step_cases(rng, float32=True, gates=1, biases=1):
+    """Cases for a step function with x (N, D), h_prev (N, H) and gates*H columns."""
+    cases = []
+    for setup, dtype in _setups(float32):
+        N, _, D, H = _dims(rng, setup == "edge")
+        G = gates * H
+        args = [_normal(rng, (N, D), 1.0, dtype), _normal(rng, (N, H), 0.8, dtype)]
+        if gates == 4:  # LSTM: c_prev comes next
+            args.append(_normal(rng, (N, H), 1.0, dtype))
+        args += [_normal(rng, (D, G), 0.6, dtype), _normal(rng, (H, G), 0.6, dtype)]
+        args += [_normal(rng, (G,), 0.4, dtype) for _ in range(biases)]
+        cases.append(Case(_label(dtype, N=N, D=D, H=H), args, dtype=np.dtype(dtype)))
+    return cases
+
+
+def _rnn_seq_cases(rng, float32=True, gates=1, biases=1, with_c0=False):
+    """Cases for a sequence function with x (N, T, D), h0 (N, H)."""
+    cases = []
+    setups = _setups(float32)
+    if with_c0:
+        setups.insert(1, ("typical", np.float64))
+    for j, (setup, dtype) in enumerate(setups):
+        N, T, D, H = _dims(rng, setup == "edge")
+        G = gates * H
+        args = [_normal(rng, (N, T, D), 1.0, dtype), _normal(rng, (N, H), 0.8, dtype),
+                _normal(rng, (D, G), 0.6, dtype), _normal(rng, (H, G), 0.6, dtype)]
+        args += [_normal(rng, (G,), 0.4, dtype) for _ in range(biases)]
+        label = _label(dtype, N=N, T=T, D=D, H=H)
+        if with_c0 and j == 1:
+            args.append(_normal(rng, (N, H), 1.0, dtype))
+            label += ", c0 given"
+        cases.append(Case(label, args, dtype=np.dtype(dtype)))
+    return cases
+
+
+def _with_upstream(rng, cases, shapes_fn):
+    for case in cases:
+        case.upstream = [_normal(rng, s, 1.0, case.dtype) for s in shapes_fn(case)]
+    return cases
+
+
+def _hidden_shape(case):
+    x, h = case.args[0], case.args[1]
+    return x.shape[:-1] + (h.shape[1],)
+
+
+# --------------------------------------------------------------------------
+# Exercise 1 and 2: the vanilla RNN
+# --------------------------------------------------------------------------
+
+def _ref_rnn_step_forward(case):
+    return [_rnn.rnn_step_forward(*case.args)[0]]
+
+
+def _ref_rnn_forward(case):
+    return [_rnn.rnn_forward(*case.args)[0]]
+
+
+def _ref_rnn_step_backward(case):
+    _, cache = _rnn.rnn_step_forward(*case.args)
+    return _rnn.rnn_step_backward(*case.upstream, cache)
+
+
+def _ref_rnn_backward(case):
+    _, cache = _rnn.rnn_forward(*case.args)
+    return _rnn.rnn_backward(*case.upstream, cache)
+
+
+def _value_checks(names, cases, points=1):
+    return tuple(Check(n, points, k, cases) for k, n in enumerate(names))
+
+
+RNN_STEP_FORWARD = Question(
+    "01_rnn_forward", "rnn_step_forward", "forward", ("h",),
+    lambda rng: _rnn_step_cases(rng), _ref_rnn_step_forward,
+    (Check("h", 3, 0, (0, 1)), Check("h for float32 inputs", 1, 0, (2,), "dtype")),
+)
+
+RNN_FORWARD = Question(
+    "01_rnn_forward", "rnn_forward", "forward", ("h",),
+    lambda rng: _rnn_seq_cases(rng), _ref_rnn_forward,
+    (Check("h", 5, 0, (0, 1)), Check("h for float32 inputs", 1, 0, (2,), "dtype")),
+)
+
+RNN_STEP_BACKWARD = Question(
+    "02_rnn_backward", "rnn_step_backward", "backward",
+    ("dx", "dh_prev", "dWx", "dWh", "db"),
+    lambda rng: _with_upstream(rng, _rnn_step_cases(rng, float32=False),
+                               lambda c: [_hidden_shape(c)]),
+    _ref_rnn_step_backward,
+    _value_checks(("dx", "dh_prev", "dWx", "dWh", "db"), (0, 1)),
+    forward="rnn_step_forward",
+)
+
+RNN_BACKWARD = Question(
+    "02_rnn_backward", "rnn_backward", "backward",
+    ("dx", "dh0", "dWx", "dWh", "db"),
+    lambda rng: _with_upstream(rng, _rnn_seq_cases(rng, float32=False),
+                               lambda c: [_hidden_shape(c)]),
+    _ref_rnn_backward,
+    _value_checks(("dx", "dh0", "dWx", "dWh", "db"), (0, 1)),
+    forward="rnn_forward",
+)
+
+
+# --------------------------------------------------------------------------
+# Exercise 3: gradient clipping and temperature sampling
+# --------------------------------------------------------------------------
+
+CLIP_KEYS = ("Wx", "Wh", "b", "Wy", "by")
+
+
+def _clip_cases(rng):
+    cases = []
+    for label, ratio in (("norm above max_norm", rng.uniform(2.0, 10.0)),
+                         ("norm below max_norm", rng.uniform(0.2, 0.8))):
+        V, H = int(rng.integers(3, 7)), int(rng.integers(2, 6))
+        shapes = {"Wx": (V, H), "Wh": (H, H), "b": (H,), "Wy": (H, V), "by": (V,)}
+        grads = [rng.standard_normal(shapes[k]) for k in CLIP_KEYS]
+        norm = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
+        max_norm = float(rng.uniform(0.5, 5.0))
+        grads = [g * (ratio * max_norm / norm) for g in grads]
+        cases.append(Case(f"{label}, V={V}, H={H}", grads + [max_norm], keys=list(CLIP_KEYS)))
+    return cases
+
+
+def _ref_clip(case):
+    grads = {k: np.array(g, copy=True) for k, g in zip(case.keys, case.args[:-1])}
+    norm = _optim.clip_grad_norm(grads, case.args[-1])
+    return [np.array(norm)] + [grads[k] for k in case.keys]
+
+
+def _softmax_cases(rng):
+    cases = []
+    N, V = int(rng.integers(2, 5)), int(rng.integers(3, 9))
+    cases.append(Case(f"logits (N, V) with N={N}, V={V}, moderate temperature",
+                      [rng.normal(0, 2, (N, V)), float(rng.uniform(0.3, 3.0))]))
+    V = int(rng.integers(3, 9))
+    cases.append(Case(f"logits (V,) with V={V}, one-dimensional",
+                      [rng.normal(0, 2, (V,)), float(rng.uniform(0.3, 3.0))]))
+    N, V = int(rng.integers(2, 5)), int(rng.integers(3, 9))
+    big = rng.uniform(500, 1000, (N, V)) * rng.choice([-1.0, 1.0], (N, V))
+    cases.append(Case(f"large logits (about 1e3) and temperature 0.05, N={N}, V={V}",
+                      [big, 0.05]))
+    return cases
+
+
+def _sample_cases(rng):
+    cases = []
+    for label, scale, zeros in (("typical", 1.5, False), ("with zero probabilities", 1.0, True),
+                                ("peaked", 6.0, False)):
+        N, V = int(rng.integers(3, 7)), int(rng.integers(3, 9))
+        probs = _ref.softmax_with_temperature(rng.normal(0, scale, (N, V)), 1.0)
+        if zeros:
+            mask = rng.random((N, V)) < 0.4
+            mask[np.arange(N), rng.integers(0, V, N)] = False  # keep one non-zero per row
+            probs = np.where(mask, 0.0, probs)
+            probs /= probs.sum(axis=1, keepdims=True)
+        cdf = np.cumsum(probs, axis=1)
+        u = rng.random(N)
+        # Keep u away from the cumulative sums: an implementation that sums
+        # in another order must not land on the other side of a boundary.
+        for n in range(N):
+            while np.min(np.abs(cdf[n] - u[n])) < 1e-9:
+                u[n] = rng.random()
+        cases.append(Case(f"{label}, N={N}, V={V}", [probs, u]))
+    return cases
+
+
+CLIP_GRAD_NORM = Question(
+    "03_char_model", "clip_grad_norm", "clip", ("norm",) + tuple(f"grads['{k}']" for k in CLIP_KEYS),
+    _clip_cases, _ref_clip,
+    (Check("returned norm", 1, 0, (0, 1)),
+     Check("gradients rescaled when the norm exceeds max_norm", 2, -1, (0,), "all_grads"),
+     Check("gradients untouched when the norm is below max_norm", 1, -1, (1,), "all_grads")),
+)
+
+SOFTMAX_WITH_TEMPERATURE = Question(
+    "03_char_model", "softmax_with_temperature", "plain", ("probs",),
+    _softmax_cases, lambda case: [_ref.softmax_with_temperature(*case.args)],
+    (Check("probs", 2, 0, (0, 1)),
+     Check("probs for large logits and a small temperature (stability)", 1, 0, (2,))),
+)
+
+SAMPLE_FROM_PROBS = Question(
+    "03_char_model", "sample_from_probs", "plain", ("ids",),
+    _sample_cases, lambda case: [_ref.sample_from_probs(*case.args)],
+    (Check("ids", 2, 0, (0, 1, 2)), Check("ids are integers", 1, 0, (0, 1, 2), "int")),
+)
+
+
+# --------------------------------------------------------------------------
+# Exercise 4: LSTM
+# --------------------------------------------------------------------------
+
+def _ref_lstm_step_forward(case):
+    h, c, _ = _lstm.lstm_step_forward(*case.args)
+    return [h, c]
+
+
+def _ref_lstm_forward(case):
+    return [_lstm.lstm_forward(*case.args)[0]]
+
+
+def _ref_lstm_step_backward(case):
+    _, _, cache = _lstm.lstm_step_forward(*case.args)
+    return _lstm.lstm_step_backward(*case.upstream, cache)
+
+
+def _ref_lstm_backward(case):
+    _, cache = _lstm.lstm_forward(*case.args)
+    return _lstm.lstm_backward(*case.upstream, cache)
+
+
+LSTM_STEP_FORWARD = Question(
+    "04_lstm", "lstm_step_forward", "forward", ("h", "c"),
+    lambda rng: _rnn_step_cases(rng, gates=4), _ref_lstm_step_forward,
+    (Check("h", 2, 0, (0, 1)), Check("c", 2, 1, (0, 1)),
+     Check("h for float32 inputs", 1, 0, (2,), "dtype")),
+)
+
+LSTM_STEP_BACKWARD = Question(
+    "04_lstm", "lstm_step_backward", "backward",
+    ("dx", "dh_prev", "dc_prev", "dWx", "dWh", "db"),
+    lambda rng: _with_upstream(rng, _rnn_step_cases(rng, float32=False, gates=4),
+                               lambda c: [c.args[1].shape, c.args[1].shape]),
+    _ref_lstm_step_backward,
+    _value_checks(("dx", "dh_prev", "dc_prev", "dWx", "dWh", "db"), (0, 1)),
+    forward="lstm_step_forward",
+)
+
+LSTM_FORWARD = Question(
+    "04_lstm", "lstm_forward", "forward", ("h",),
+    lambda rng: _rnn_seq_cases(rng, gates=4, with_c0=True), _ref_lstm_forward,
+    (Check("h", 2, 0, (0, 2)), Check("h with c0 given", 2, 0, (1,)),
+     Check("h for float32 inputs", 1, 0, (3,), "dtype")),
+)
+
+LSTM_BACKWARD = Question(
+    "04_lstm", "lstm_backward", "backward",
+    ("dx", "dh0", "dWx", "dWh", "db"),
+    lambda rng: _with_upstream(rng, _rnn_seq_cases(rng, float32=False, gates=4),
+                               lambda c: [_hidden_shape(c)]),
+    _ref_lstm_backward,
+    _value_checks(("dx", "dh0", "dWx", "dWh", "db"), (0, 1)),
+    forward="lstm_forward",
+)
+
+
+# --------------------------------------------------------------------------
+# Exercise 5: GRU
+# --------------------------------------------------------------------------
+
+def _ref_gru_step_forward(case):
+    return [_gru.gru_step_forward(*case.args)[0]]
+
+
+def _ref_gru_step_backward(case):
+    _, cache = _gru.gru_step_forward(*case.args)
+    return _gru.gru_step_backward(*case.upstream, cache)
+
+
+GRU_STEP_FORWARD = Question(
+    "05_gru", "gru_step_forward", "forward", ("h",),
+    lambda rng: _rnn_step_cases(rng, gates=3, biases=2), _ref_gru_step_forward,
+    (Check("h", 3, 0, (0, 1)), Check("h for float32 inputs", 1, 0, (2,), "dtype")),
+)
+
+GRU_STEP_BACKWARD = Question(
+    "05_gru", "gru_step_backward", "backward",
+    ("dx", "dh_prev", "dWx", "dWh", "dbx", "dbh"),
+    lambda rng: _with_upstream(rng, _rnn_step_cases(rng, float32=False, gates=3, biases=2),
+                               lambda c: [c.args[1].shape]),
+    _ref_gru_step_backward,
+    _value_checks(("dx", "dh_prev", "dWx", "dWh", "dbx", "dbh"), (0, 1)),
+    forward="gru_step_forward",
+)
+
+
+#: exercise id -> its questions, in the order of the notebook.
+EXERCISES: dict[str, tuple[Question, ...]] = {
+    "01_rnn_forward": (RNN_STEP_FORWARD, RNN_FORWARD),
+    "02_rnn_backward": (RNN_STEP_BACKWARD, RNN_BACKWARD),
+    "03_char_model": (CLIP_GRAD_NORM, SOFTMAX_WITH_TEMPERATURE, SAMPLE_FROM_PROBS),
+    "04_lstm": (LSTM_STEP_FORWARD, LSTM_STEP_BACKWARD, LSTM_FORWARD, LSTM_BACKWARD),
+    "05_gru": (GRU_STEP_FORWARD, GRU_STEP_BACKWARD),
+}
+
+#: function name -> question, over all exercises.
+QUESTIONS: dict[str, Question] = {q.name: q for qs in EXERCISES.values() for q in qs}
+
+
+# --------------------------------------------------------------------------
+# Comparison and feedback
+# --------------------------------------------------------------------------
+
+def _fmt_shape(shape) -> str:
+    shape = tuple(int(s) for s in shape)
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _tolerance(dtype):
+    # float64 results that agree to 1e-6 of their size are the same maths
+    # computed in another order; float32 carries about 7 digits.
+    return (1e-4, 1e-6) if np.dtype(dtype) == np.float32 else (1e-6, 1e-10)
+
+
+def _hint(got, expected):
+    """A guess at what kind of mistake makes ``got`` differ from ``expected``."""
+    if not np.all(np.isfinite(got)):
+        return "it contains NaN or infinity (an overflow?)"
+    scale = max(float(np.max(np.abs(expected), initial=0.0)), 1e-12)
+    close = lambda a: float(np.max(np.abs(a - expected), initial=0.0)) <= 1e-6 * scale
+    if not np.any(got) and np.any(expected):
+        return "it is all zeros"
+    if close(-got):
+        return "it has the opposite sign"
+    if got.ndim == 2 and got.shape[0] == got.shape[1] and close(got.T):
+        return "it looks transposed"
+    denom = float(np.sum(expected * expected))
+    if denom > 0:
+        factor = float(np.sum(got * expected)) / denom
+        if abs(factor - 1) > 1e-3 and factor != 0 and close(got / factor):
+            return f"it is off by a constant factor of about {factor:.3g}"
+    return ""
+
+
+def _compare(name, got, info, expected, dtype, kind, case_label):
+    """Return None when ``got`` is right, else a sentence saying what is wrong."""
+    where = f" (inputs {case_label})"
+    if "problem" in info:
+        return f"{name} {info['problem']}{where}"
+    got_shape = tuple(info.get("shape", got.shape))
+    if got_shape != expected.shape:
+        extra = ""
+        if got_shape == expected.shape[::-1] and len(got_shape) > 1:
+            extra = " (it looks transposed)"
+        elif int(np.prod(got_shape)) == expected.size:
+            extra = " (the number of entries is right: check a reshape or transpose)"
+        return (f"{name} has shape {_fmt_shape(got_shape)} but should have "
+                f"{_fmt_shape(expected.shape)}{where}{extra}")
+    if kind == "int":
+        if not info.get("dtype", "").startswith(("int", "uint")):
+            return f"{name} has dtype {info.get('dtype')} but should hold integers{where}"
+        return None
+    if kind == "dtype" and info.get("dtype") != np.dtype(dtype).name:
+        return (f"{name} has dtype {info.get('dtype')} for {np.dtype(dtype).name} inputs; "
+                f"results must keep the dtype of the inputs{where}")
+    if expected.dtype.kind in "iu":
+        wrong = int(np.sum(got != expected))
+        if wrong:
+            return f"{name} has {wrong} wrong {'entry' if wrong == 1 else 'entries'}{where}"
+        return None
+    expected = expected.astype(np.float64)
+    rtol, atol = _tolerance(dtype)
+    scale = float(np.max(np.abs(expected), initial=0.0))
+    if not np.all(np.isfinite(got)):
+        return f"{name} contains NaN or infinity{where}; look for an overflow"
+    err = np.abs(got - expected)
+    worst = float(np.max(err, initial=0.0))
+    if worst <= rtol * scale + atol:
+        return None
+    index = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
+    at = f" at index {tuple(int(i) for i in index)}" if index else ""
+    rel = worst / max(scale, 1e-300)
+    hint = _hint(got, expected)
+    return (f"{name} has wrong values{where}: largest error {worst:.2e}{at}, "
+            f"{rel:.1e} of the largest entry" + (f" ({hint})" if hint else ""))
+
+
+def _case_problem(question, status):
+    """Feedback for a case whose call did not produce outputs, or None."""
+    s = status.get("status")
+    if s == "ok":
+        return None
+    if s == "notimpl":
+        return "not implemented yet (it raises NotImplementedError)"
+    if s == "error":
+        return f"raised {status.get('type', 'an exception')}: {status.get('message', '')}".rstrip(": ")
+    if s in ("bad_return", "forward_failed"):
+        return status.get("message", "returned something unexpected")
+    return "could not be called"
+
+
+def score_question(question: Question, cases: list, expected: list, got: dict,
+                   meta: dict) -> QuestionResult:
+    """Score one question from the harness output.
+
+    Args:
+        question: the :class:`Question`.
+        cases: the cases the function was called on.
+        expected: for each case, the list of reference outputs.
+        got: the arrays saved by the harness, ``"c{case}_o{k}"`` -> float64 ndarray.
+        meta: the harness's description (see ``rnnbook.grading._harness.run_question``).
+
+    Returns:
+        QuestionResult with partial credit and feedback.
+    """
+    name = question.name
+    if meta.get("status") == "missing":
+        missing = meta.get("missing", name)
+        return failed_question(question, f"{missing} is not defined; run the cell that defines "
+                                         f"it and keep its name")
+    case_meta = meta.get("cases", [])
+    problems = [_case_problem(question, case_meta[c]) if c < len(case_meta) else "no result"
+                for c in range(len(cases))]
+    statuses = {case_meta[c].get("status") for c in range(min(len(cases), len(case_meta)))}
+    if statuses == {"notimpl"}:
+        return failed_question(question, "not implemented yet")
+    score, passed, failed, messages = 0, [], [], []
+    wrong_outputs = set()
+    for check in question.checks:
+        message = None
+        for c in check.cases:
+            if problems[c]:
+                message = f"{problems[c]} (inputs {cases[c].label})"
+                break
+            outputs = case_meta[c].get("outputs", [])
+            indices = (range(1, len(question.outputs)) if check.kind == "all_grads"
+                       else [check.output])
+            for k in indices:
+                if k >= len(outputs):
+                    message = f"{question.outputs[k]}: no value returned"
+                    break
+                info = outputs[k]
+                arr = got.get(f"c{c}_o{k}")
+                if arr is None and "problem" not in info:
+                    info = {"problem": "was not received by the grader"}
+                message = _compare(question.outputs[k], arr, info, expected[c][k],
+                                   cases[c].dtype, "value" if check.kind == "all_grads"
+                                   else check.kind, cases[c].label)
+                if message and check.kind == "all_grads" and question.kind == "clip":
+                    message = _clip_hint(message, cases[c], k, arr, question.outputs[k])
+                if message:
+                    break
+            if message:
+                break
+        if message is None:
+            score += check.points
+            passed.append(check.label)
+        else:
+            failed.append(check.label)
+            # A dtype check of an output whose values are already reported
+            # wrong would only repeat the same news.
+            repeat = check.kind == "dtype" and check.output in wrong_outputs \
+                and "has wrong values" in message
+            if message not in messages and not repeat:
+                messages.append(message)
+            wrong_outputs.add(check.output)
+    feedback = "; ".join(messages) if messages else "all checks passed"
+    return QuestionResult(name, score, question.max_score, feedback, passed, failed, messages)
+
+
+def _clip_hint(message, case, k, got, name):
+    """Say so plainly when clip_grad_norm left a gradient as it was given."""
+    if got is not None and got.shape == np.shape(case.args[k - 1]) and \
+            np.array_equal(got, case.args[k - 1]):
+        return (f"{name} was not changed (inputs {case.label}): rescale the arrays of the "
+                f"dict in place")
+    return message
+
+
+def failed_question(question: Question, feedback: str) -> QuestionResult:
+    """A zero score for the whole question with one reason."""
+    return QuestionResult(question.name, 0, question.max_score, feedback, [],
+                          [c.label for c in question.checks], [feedback])

@@ -1,0 +1,804 @@
+"""Grade submissions: one confined kernel each, fresh inputs, comparison at home.
+
+:func:`grade_submissions` is the whole grader; the console script
+``rnnbook-grade`` (:mod:`rnnbook.grading.cli`) only adds the command line
+and the reports. For each submission it
+
+1. reads the notebook into memory (before any kernel starts) and finds its
+   exercise id in ``metadata["rnnbook"]["exercise"]``;
+2. starts a fresh kernel (the same Python as the grader, ``ipykernel``) in
+   a new temporary directory, confined by :class:`~rnnbook.grading.sandbox.Sandbox`
+   when the system allows it, with the graded library code stubbed out;
+3. runs every code cell with a per-cell time limit, interrupting a cell
+   that runs too long; errors do not stop the run;
+4. for each question, writes fresh random inputs (drawn in the grader from
+   ``os.urandom``) to an ``.npz`` file and has the harness call the
+   student's function in the kernel and save the returned arrays;
+5. kills the kernel's whole process tree, then computes the reference
+   outputs and compares, in the grader's process;
+6. checks that the library files are unchanged (restoring them if not).
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import _harness
+from .questions import EXERCISES, failed_question, score_question
+from .sandbox import PACKAGE_DIR, FileGuard, Sandbox, build_stub_package
+
+__all__ = ["grade_submissions", "read_submission", "Submission", "GradingError"]
+
+#: Largest submission file accepted, in bytes.
+MAX_NOTEBOOK_BYTES = 20 * 2**20
+#: Largest output file read back from a kernel, in bytes.
+MAX_OUTPUT_BYTES = 64 * 2**20
+#: Largest message accepted from a kernel on the shell channel, in bytes.
+MAX_MESSAGE_BYTES = 2**20
+#: Seconds a kernel gets to stop after an interrupt before it counts as unresponsive.
+INTERRUPT_GRACE = 3.0
+
+_HARNESS_SOURCE = Path(_harness.__file__).read_text()
+_LAUNCHER_SOURCE = (Path(__file__).parent / "_launcher.py").read_text()
+
+
+class GradingError(Exception):
+    """A submission that cannot be graded; the message is the one-line reason."""
+
+
+# --------------------------------------------------------------------------
+# Reading submissions
+# --------------------------------------------------------------------------
+
+@dataclass
+class Submission:
+    """A submission read into memory."""
+
+    path: str
+    exercise: str | None = None
+    cells: list = field(default_factory=list)
+    error: str | None = None
+
+
+def read_submission(path) -> Submission:
+    """Read a notebook file; never raises for a bad file (``error`` says why)."""
+    sub = Submission(str(path))
+    try:
+        p = Path(path)
+        if not p.is_file():
+            raise GradingError("not a file")
+        if p.stat().st_size > MAX_NOTEBOOK_BYTES:
+            raise GradingError(f"file is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        sub.error = "not a notebook: the file is not UTF-8 text"
+        return sub
+    except (OSError, GradingError) as exc:
+        sub.error = f"cannot read the file: {exc}"
+        return sub
+    try:
+        nb = json.loads(text)
+    except ValueError as exc:
+        sub.error = f"not a notebook: invalid JSON ({str(exc).splitlines()[0][:120]})"
+        return sub
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        sub.error = "not a notebook: no list of cells"
+        return sub
+    meta = nb.get("metadata")
+    info = meta.get("rnnbook") if isinstance(meta, dict) else None
+    exercise = info.get("exercise") if isinstance(info, dict) else None
+    if not isinstance(exercise, str):
+        sub.error = ("the notebook has no exercise id in its metadata "
+                     "(metadata.rnnbook.exercise); start from the file in exercises/")
+        return sub
+    sub.exercise = _harness.clean_text(exercise, 80)
+    if exercise not in EXERCISES:
+        sub.error = f"unknown exercise {sub.exercise!r}"
+        return sub
+    for cell in nb["cells"]:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            if not all(isinstance(s, str) for s in source):
+                sub.error = "not a notebook: a code cell has a malformed source"
+                return sub
+            source = "".join(source)
+        if not isinstance(source, str):
+            sub.error = "not a notebook: a code cell has a malformed source"
+            return sub
+        if source.strip():
+            sub.cells.append(source)
+    return sub
+
+
+# --------------------------------------------------------------------------
+# Process bookkeeping: no kernel outlives the grader
+# --------------------------------------------------------------------------
+
+_LIVE: dict[int, "Kernel"] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+def kill_all_kernels() -> None:
+    """Kill every kernel this process started and has not yet cleaned up.
+
+    Safe to call from any thread: it only kills processes; each kernel's
+    socket is closed by the thread that uses it.
+    """
+    with _LIVE_LOCK:
+        kernels = list(_LIVE.values())
+    for k in kernels:
+        k.kill_processes()
+
+
+atexit.register(kill_all_kernels)
+
+
+def _processes_with_token(token: str) -> list[int]:
+    """Pids of processes whose initial environment carries ``token``."""
+    needle = f"RNNBOOK_GRADING_TOKEN={token}".encode()
+    pids = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                if needle in fh.read().split(b"\0"):
+                    pids.append(int(entry))
+        except OSError:
+            continue
+    return pids
+
+
+# --------------------------------------------------------------------------
+# One kernel
+# --------------------------------------------------------------------------
+
+@dataclass
+class Reply:
+    """How one execute request ended."""
+
+    status: str  # "ok", "error", "timeout", "dead", "unresponsive"
+    ename: str = ""
+    evalue: str = ""
+
+
+class _Shell:
+    """A synchronous connection to a kernel's shell channel.
+
+    One DEALER socket and a signing :class:`jupyter_client.session.Session`:
+    no event loop and no background thread, and the socket refuses
+    oversized messages and long queues from the (untrusted) kernel.
+    """
+
+    def __init__(self, connection: dict):
+        import zmq
+        from jupyter_client.session import Session
+
+        self.zmq = zmq
+        key = connection["key"]
+        self.session = Session(key=key.encode() if isinstance(key, str) else key,
+                               signature_scheme=connection["signature_scheme"])
+        self.context = zmq.Context()
+        self.socket = self.context.socket(zmq.DEALER)
+        self.socket.linger = 0
+        self.socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        self.socket.setsockopt(zmq.RCVHWM, 100)
+        self.socket.connect(f"ipc://{connection['ip']}-{connection['shell_port']}")
+
+    def send(self, msg_type: str, content: dict) -> str:
+        msg = self.session.msg(msg_type, content)
+        self.session.send(self.socket, msg)
+        return msg["header"]["msg_id"]
+
+    def reply_to(self, msg_id: str, timeout: float) -> dict | None:
+        """The reply to ``msg_id`` if one arrives within ``timeout`` seconds, else None."""
+        if not self.socket.poll(int(timeout * 1000)):
+            return None
+        try:
+            _, msg = self.session.recv(self.socket, mode=self.zmq.NOBLOCK)
+        except Exception:  # a malformed or badly signed message
+            return None
+        if isinstance(msg, dict) and msg.get("parent_header", {}).get("msg_id") == msg_id:
+            return msg
+        return None
+
+    def close(self) -> None:
+        self.socket.close(linger=0)
+        self.context.term()
+
+
+class Kernel:
+    """An ipykernel in its own directory, process group and (maybe) namespaces."""
+
+    def __init__(self, grader: "Grader", kdir: Path):
+        self.grader = grader
+        self.kdir = kdir
+        self.workdir = kdir / "work"
+        self.workdir.mkdir(parents=True)
+        (kdir / "root").mkdir()
+        # The marker names the grader's pid, so that a process can be traced
+        # back to the run that started it.
+        self.token = f"{os.getpid()}-{secrets.token_hex(16)}"
+        self.proc: subprocess.Popen | None = None
+        self.shell: _Shell | None = None
+        self._group_killed = False
+        # Set once the kernel has died or ignored an interrupt: nothing more
+        # can run in it.
+        self.broken: Reply | None = None
+        self.log_path = kdir / "kernel.log"
+
+    # -- start and stop -------------------------------------------------
+    def start(self, deadline: float) -> None:
+        from jupyter_client.connect import write_connection_file
+
+        cf, connection = write_connection_file(
+            fname=str(self.workdir / ".kernel.json"), ip=str(self.workdir / "ipc"),
+            transport="ipc", key=secrets.token_hex(32).encode())
+        self._copy_font_cache()
+        sandbox = self.grader.sandbox
+        env = sandbox.kernel_env(self.workdir, self.token)
+        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", cf,
+                "--HistoryManager.enabled=False", "--IPKernelApp.quiet=True"]
+        cmd = sandbox.command(self.workdir, self.kdir / "root", argv, env,
+                              self.kdir / "launch.json")
+        with _LIVE_LOCK:
+            log = open(self.log_path, "wb")
+            try:
+                self.proc = subprocess.Popen(
+                    cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.workdir,
+                    env={"PATH": env["PATH"], "LANG": "C.UTF-8"}, start_new_session=True)
+            finally:
+                log.close()
+            _LIVE[id(self)] = self
+        self.shell = _Shell(connection)
+        # The kernel is ready when it answers a kernel_info request.
+        msg_id = self.shell.send("kernel_info_request", {})
+        while self.shell.reply_to(msg_id, 0.1) is None:
+            if self.proc.poll() is not None:
+                raise GradingError(f"the kernel did not start ({self._log_tail()})")
+            if time.monotonic() > deadline:
+                raise GradingError("the kernel did not start in time")
+
+    def _copy_font_cache(self) -> None:
+        # The kernel's HOME is its scratch directory; a copy of matplotlib's
+        # font list spares a notebook that plots a rebuild of several seconds.
+        src = self.grader.font_cache
+        if src is not None:
+            dst = self.workdir / ".matplotlib"
+            dst.mkdir(exist_ok=True)
+            for f in src.glob("fontlist-*.json"):
+                shutil.copy(f, dst / f.name)
+
+    def _log_tail(self) -> str:
+        try:
+            lines = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            lines = []
+        return _harness.clean_text(lines[-1] if lines else "no message", 160)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def _kernel_pid(self) -> int | None:
+        """The pid (as the grader sees it) of the ipykernel process."""
+        if not self.alive():
+            return None
+        if not self.grader.sandbox.enabled:
+            return self.proc.pid
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as fh:
+                children = fh.read().split()
+            return int(children[0]) if children else None
+        except (OSError, ValueError):
+            return None
+
+    def interrupt(self) -> None:
+        pid = self._kernel_pid()
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGINT)
+            except OSError:
+                pass
+
+    def kill(self) -> None:
+        """Kill the kernel and everything it started, and close the connection.
+
+        Called by the thread that talks to the kernel; idempotent.
+        """
+        self.kill_processes()
+        if self.shell is not None:
+            self.shell.close()
+            self.shell = None
+        with _LIVE_LOCK:
+            _LIVE.pop(id(self), None)
+
+    def kill_processes(self) -> None:
+        """Kill the kernel's processes (from any thread); idempotent."""
+        if self.proc is not None and not self._group_killed:
+            # Once the group is gone its number may be reused: kill it once.
+            self._group_killed = True
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                self.proc.kill()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        # Processes that left the process group (setsid, double fork) but
+        # still carry the kernel's environment marker; in the sandbox they
+        # are already gone with the pid namespace.
+        for _ in range(3):
+            pids = _processes_with_token(self.token)
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.05)
+
+    # -- running code ------------------------------------------------------
+    def execute(self, code: str, timeout: float, deadline: float) -> Reply:
+        """Run ``code``; interrupt it after ``timeout`` s or at ``deadline``."""
+        if self.broken is None and (not self.alive() or self.shell is None):
+            self.broken = Reply("dead")
+        if self.broken is not None:
+            return self.broken
+        reply = self._execute(code, timeout, deadline)
+        if reply.status in ("dead", "unresponsive"):
+            self.broken = reply
+        return reply
+
+    def _execute(self, code: str, timeout: float, deadline: float) -> Reply:
+        msg_id = self.shell.send("execute_request", {
+            "code": code, "silent": False, "store_history": False, "user_expressions": {},
+            "allow_stdin": False, "stop_on_error": False})
+        limit = min(time.monotonic() + timeout, deadline)
+        interrupted_at = None
+        while True:
+            now = time.monotonic()
+            if not self.alive():
+                return Reply("dead")
+            if interrupted_at is None and now > limit:
+                self.interrupt()
+                interrupted_at = now
+            if interrupted_at is not None and now > interrupted_at + INTERRUPT_GRACE:
+                return Reply("unresponsive")
+            msg = self.shell.reply_to(msg_id, 0.05)
+            if msg is None:
+                continue
+            content = msg.get("content", {})
+            if not isinstance(content, dict):
+                content = {}
+            if interrupted_at is not None:
+                return Reply("timeout")
+            if content.get("status") == "ok":
+                return Reply("ok")
+            return Reply("error", _harness.clean_text(content.get("ename", ""), 60),
+                         _harness.clean_text(content.get("evalue", ""), 160))
+
+
+# --------------------------------------------------------------------------
+# Reading the harness output safely
+# --------------------------------------------------------------------------
+
+_KEY = re.compile(r"^c\d{1,3}_o\d{1,3}$")
+
+
+def load_outputs(path: Path) -> tuple[dict, dict]:
+    """Read an output .npz written in the kernel; raise GradingError if unusable.
+
+    The file comes from untrusted code: it must be a regular file (no
+    symlink, FIFO or device), not too large, a zip of .npy members with
+    plain numeric arrays, and no pickled objects are ever loaded.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        raise GradingError("no output file") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise GradingError("the output is not a regular file")
+        if st.st_size > MAX_OUTPUT_BYTES:
+            raise GradingError("the output file is too large")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(MAX_OUTPUT_BYTES + 1)
+    finally:
+        os.close(fd)
+    arrays, meta = {}, None
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+            if len(infos) > 200:
+                raise GradingError("the output holds too many arrays")
+            for info in infos:
+                if info.file_size > MAX_OUTPUT_BYTES:
+                    raise GradingError("an output array is too large")
+                key = info.filename[:-4] if info.filename.endswith(".npy") else None
+                if key is None or not (key == "meta" or _KEY.match(key)):
+                    continue
+                arr = np.load(io.BytesIO(zf.read(info)), allow_pickle=False)
+                if key == "meta":
+                    if arr.dtype.kind != "U" or arr.ndim != 0 or arr.size * 4 > 2**20:
+                        raise GradingError("malformed output description")
+                    meta = json.loads(str(arr))
+                elif type(arr) is np.ndarray and arr.dtype == np.float64:
+                    arrays[key] = arr
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise GradingError(f"unreadable output ({_harness.clean_text(exc, 80)})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("cases", []), list):
+        raise GradingError("the output has no description")
+    return arrays, _sanitize_meta(meta)
+
+
+def _sanitize_meta(meta: dict) -> dict:
+    """Keep only expected fields with expected types; every text shortened and cleaned."""
+    text = lambda v, n=200: _harness.clean_text(v, n) if isinstance(v, str) else ""
+    out = {"status": text(meta.get("status"), 20), "missing": text(meta.get("missing"), 80),
+           "cases": []}
+    for case in meta.get("cases", [])[:50]:
+        if not isinstance(case, dict):
+            out["cases"].append({"status": "bad"})
+            continue
+        c = {k: text(case.get(k)) for k in ("status", "type", "message")}
+        c["outputs"] = []
+        for info in case.get("outputs", [])[:50] if isinstance(case.get("outputs"), list) else []:
+            if not isinstance(info, dict):
+                c["outputs"].append({"problem": "was not understood"})
+            elif "problem" in info:
+                c["outputs"].append({"problem": text(info["problem"])})
+            else:
+                shape = info.get("shape")
+                if not (isinstance(shape, list) and len(shape) <= 8
+                        and all(isinstance(s, int) and 0 <= s < 2**31 for s in shape)):
+                    c["outputs"].append({"problem": "has an unreadable shape"})
+                    continue
+                c["outputs"].append({"dtype": text(info.get("dtype"), 40), "shape": shape})
+        out["cases"].append(c)
+    return out
+
+
+# --------------------------------------------------------------------------
+# The grader
+# --------------------------------------------------------------------------
+
+def _harness_call(in_path: Path, out_path: Path) -> str:
+    return (
+        "(lambda __rnnbook_d: (__import__('builtins').exec("
+        f"{_HARNESS_SOURCE!r}, __rnnbook_d), "
+        f"__rnnbook_d['main'](globals(), {str(in_path)!r}, {str(out_path)!r})))"
+        "({'__name__': '_rnnbook_harness'})\n"
+    )
+
+
+def _describe_stop(reply: Reply, cell_timeout: float) -> str:
+    if reply.status == "timeout":
+        return f"timed out after {cell_timeout:g} s"
+    if reply.status == "unresponsive":
+        return "the kernel stopped responding"
+    if reply.status == "dead":
+        return "the kernel had stopped (did the notebook exit or crash it?)"
+    return f"{reply.ename}: {reply.evalue}".strip(": ")
+
+
+class Grader:
+    """Shared state of one grading run (scratch space, stubs, sandbox, file guard)."""
+
+    def __init__(self, *, cell_timeout=30.0, total_timeout=300.0, sandbox="auto", hide=(),
+                 protect=(), memory_mb=4096):
+        self.cell_timeout = float(cell_timeout)
+        self.total_timeout = float(total_timeout)
+        _remove_stale_scratch()
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"rnnbook-grade-{os.getpid()}-"))
+        os.chmod(self.tmp, 0o700)
+        try:
+            stub = build_stub_package(self.tmp / "stub")
+            launcher = self.tmp / "launcher.py"
+            launcher.write_text(_LAUNCHER_SOURCE)
+            self.sandbox = Sandbox(self.tmp, stub, launcher, mode=sandbox, hide=hide,
+                                   memory_mb=memory_mb)
+            self.guard = FileGuard([PACKAGE_DIR, *protect])
+        except BaseException:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
+        self.font_cache = self._find_font_cache()
+        self._counter = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _find_font_cache() -> Path | None:
+        base = os.environ.get("MPLCONFIGDIR") or os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "matplotlib")
+        p = Path(base)
+        return p if p.is_dir() and any(p.glob("fontlist-*.json")) else None
+
+    def close(self) -> None:
+        _make_writable(self.tmp)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _new_kdir(self) -> Path:
+        with self._lock:
+            self._counter += 1
+            n = self._counter
+        return self.tmp / f"k{n}"
+
+    def grade(self, sub: Submission) -> dict:
+        """Grade one submission that was read without error."""
+        questions = EXERCISES[sub.exercise]
+        start = time.monotonic()
+        deadline = start + self.total_timeout
+        kdir = self._new_kdir()
+        kernel = Kernel(self, kdir)
+        collected, cell_errors = {}, []
+        fatal = None
+        try:
+            try:
+                kernel.start(min(deadline, start + 60))
+            except GradingError as exc:
+                fatal = str(exc)
+            if fatal is None:
+                for i, source in enumerate(sub.cells):
+                    reply = kernel.execute(source, self.cell_timeout, deadline)
+                    if reply.status == "error":
+                        cell_errors.append(f"code cell {i + 1} raised {reply.ename}")
+                    elif reply.status != "ok":
+                        cell_errors.append(f"code cell {i + 1}: "
+                                           f"{_describe_stop(reply, self.cell_timeout)}")
+                    if kernel.broken is not None or time.monotonic() > deadline:
+                        break
+                for q_index, question in enumerate(questions):
+                    collected[question.name] = self._run_question(
+                        kernel, question, q_index, deadline)
+        finally:
+            kernel.kill()
+            _make_writable(kdir)
+            shutil.rmtree(kdir, ignore_errors=True)
+        if fatal is not None:
+            return _error_report(sub, fatal)
+        results = []
+        for question in questions:
+            outcome = collected[question.name]
+            if isinstance(outcome, str):
+                note = outcome
+                if cell_errors and "not defined" in outcome:
+                    note += " (" + "; ".join(cell_errors[:3]) + ")"
+                results.append(failed_question(question, note))
+                continue
+            cases, arrays, meta = outcome
+            expected = [question.reference(case) for case in cases]
+            result = score_question(question, cases, expected, arrays, meta)
+            if meta.get("status") == "missing" and cell_errors:
+                result.feedback += " (" + "; ".join(cell_errors[:3]) + ")"
+            results.append(result)
+        return _report(sub, results, None)
+
+    def _run_question(self, kernel, question, q_index, deadline):
+        """Call one question's function in the kernel; return (cases, arrays, meta) or a reason."""
+        if kernel.broken is not None:
+            return f"not graded: {_describe_stop(kernel.broken, self.cell_timeout)}"
+        if time.monotonic() > deadline:
+            return f"not graded: the notebook used up the total time limit " \
+                   f"of {self.total_timeout:g} s"
+        rng = np.random.default_rng(np.frombuffer(os.urandom(16), dtype=np.uint32))
+        cases = question.make_cases(rng)
+        manifest, arrays = question.manifest(cases)
+        # Unpredictable names, created exclusively and without following
+        # links: the kernel's directory belongs to the student's code.
+        tag = secrets.token_hex(8)
+        in_path = kernel.workdir / f"in_{q_index}_{tag}.npz"
+        out_path = kernel.workdir / f"out_{q_index}_{tag}.npz"
+        try:
+            fd = os.open(in_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, manifest=np.array(json.dumps(manifest)), **arrays)
+        except OSError:
+            return "the grader could not hand the inputs to the kernel"
+        reply = kernel.execute(_harness_call(in_path, out_path), self.cell_timeout, deadline)
+        if reply.status != "ok":
+            if reply.status == "error":
+                return (f"the grader could not call {question.name} "
+                        f"({reply.ename}: {reply.evalue})")
+            return f"{_describe_stop(reply, self.cell_timeout)} while the grader called it"
+        try:
+            got, meta = load_outputs(out_path)
+        except GradingError as exc:
+            return f"the grader could not read what {question.name} returned ({exc})"
+        finally:
+            for p in (in_path, out_path):
+                try:
+                    p.unlink()
+                except OSError:
+                    pass
+        return cases, got, meta
+
+
+def _remove_stale_scratch() -> None:
+    """Delete scratch folders left by graders that were killed (their pid is gone)."""
+    base = Path(tempfile.gettempdir())
+    for d in base.glob("rnnbook-grade-*-*"):
+        try:
+            pid = int(d.name.split("-")[2])
+            st = os.lstat(d)
+        except (ValueError, IndexError, OSError):
+            continue
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+            continue
+        try:
+            os.kill(pid, 0)
+            continue  # that grader is still running
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        _make_writable(d)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _make_writable(path: Path) -> None:
+    """Let the owner delete everything below ``path``; never follows a symlink."""
+    for root, dirs, _ in os.walk(path):
+        for d in dirs:
+            full = os.path.join(root, d)
+            try:
+                if stat.S_ISDIR(os.lstat(full).st_mode):
+                    os.chmod(full, 0o700)
+            except OSError:
+                pass
+
+
+def _report(sub: Submission, results, error) -> dict:
+    questions = [r.as_dict() for r in results]
+    return {
+        "submission": sub.path,
+        "exercise": sub.exercise,
+        "score": sum(q["score"] for q in questions) if error is None else 0,
+        "max_score": sum(q["max_score"] for q in questions),
+        "error": error,
+        "questions": questions,
+    }
+
+
+def _error_report(sub: Submission, reason: str) -> dict:
+    questions = EXERCISES.get(sub.exercise, ()) if sub.exercise else ()
+    results = [failed_question(q, f"not graded: {reason}") for q in questions]
+    return _report(sub, results, reason)
+
+
+def zero_report(report: dict, reason: str) -> dict:
+    """The same report with every score set to 0 and ``reason`` as the error."""
+    out = dict(report)
+    out["score"] = 0
+    out["error"] = reason
+    out["questions"] = [dict(q, score=0, feedback=f"not graded: {reason}")
+                        for q in report["questions"]]
+    return out
+
+
+def grade_submissions(paths, *, jobs=2, cell_timeout=30.0, total_timeout=300.0,
+                      sandbox="auto", hide=(), protect=(), memory_mb=4096,
+                      progress=None, log=None) -> list[dict]:
+    """Grade notebooks and return one report dict per submission, in input order.
+
+    Args:
+        paths: notebook files.
+        jobs: number of kernels run at the same time.
+        cell_timeout: seconds allowed for each code cell and each graded call.
+        total_timeout: seconds allowed for one submission in all.
+        sandbox: "auto", "on" or "off" (see :class:`~rnnbook.grading.sandbox.Sandbox`).
+        hide: extra directories a sandboxed kernel must not see (the
+            submissions' folders, the project and the grader's scratch
+            space are always hidden).
+        protect: extra directories whose files are checked and restored
+            after every submission, like the library's.
+        memory_mb: address-space limit of each kernel.
+        progress: callable ``progress(done, total, report)`` called after
+            each submission, or None.
+        log: callable taking one line of text about the run (whether the
+            kernels are confined), or None.
+
+    Returns:
+        A list of dicts with keys ``submission``, ``exercise``, ``score``,
+        ``max_score``, ``error`` and ``questions`` (each with ``name``,
+        ``score``, ``max_score``, ``feedback``).
+    """
+    paths = [str(p) for p in paths]
+    # Every submission is read before any kernel starts, so no notebook can
+    # change another one on disk before it is graded.
+    subs = [read_submission(p) for p in paths]
+    hide = list(hide) + sorted({os.path.dirname(os.path.abspath(p)) for p in paths})
+    reports: list[dict | None] = [None] * len(subs)
+    grader = Grader(cell_timeout=cell_timeout, total_timeout=total_timeout, sandbox=sandbox,
+                    hide=hide, protect=protect, memory_mb=memory_mb)
+    if log is not None:
+        if grader.sandbox.enabled:
+            log(f"kernels are confined: {grader.sandbox.reason}")
+        else:
+            log(f"kernels are NOT confined ({grader.sandbox.reason}): a notebook can read "
+                f"and change what this user can")
+    lock = threading.Lock()
+    active: set[int] = set()
+    suspects: set[int] = set()
+    tampered: set[int] = set()
+    done = [0]
+
+    def work(i: int) -> None:
+        with lock:
+            active.add(i)
+            suspects.add(i)
+        try:
+            report = grader.grade(subs[i])
+        except Exception as exc:  # a bug or an exotic failure: report it, keep going
+            report = _error_report(subs[i], f"grading failed: {type(exc).__name__}: "
+                                            f"{_harness.clean_text(exc, 120)}")
+        with lock:
+            active.discard(i)
+            changed = grader.guard.changed()
+            grader.guard.restore(changed)
+            if grader.guard.tampered(changed):
+                # With several kernels at once the change cannot be pinned on
+                # one of them: every submission that ran since the last clean
+                # check is blamed.
+                tampered.update(suspects)
+            suspects.clear()
+            suspects.update(active)
+            reports[i] = report
+            done[0] += 1
+            if progress is not None:
+                progress(done[0], len(subs), report)
+
+    try:
+        todo = []
+        for i, sub in enumerate(subs):
+            if sub.error is not None:
+                reports[i] = _error_report(sub, sub.error)
+                done[0] += 1
+                if progress is not None:
+                    progress(done[0], len(subs), reports[i])
+            else:
+                todo.append(i)
+        with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
+            futures = {pool.submit(work, i) for i in todo}
+            try:
+                while futures:
+                    finished, futures = wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for f in finished:
+                        f.result()
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                kill_all_kernels()
+                raise
+    finally:
+        kill_all_kernels()
+        grader.close()
+    for i in tampered:
+        reports[i] = zero_report(reports[i], "modified the rnnbook library files")
+    return reports
