@@ -4,13 +4,14 @@
   (one product for all input projections, one for each weight gradient);
 * ``per-step``: a plain loop over :func:`lstm_step_forward` and
   :func:`lstm_step_backward`, the way the chapter first writes it;
-* ``torch``: ``torch.nn.LSTM`` on the CPU with two threads, when PyTorch is
+* ``torch``: ``torch.nn.LSTM`` on the CPU, when PyTorch is
   installed (it is optional; the other two columns are printed regardless).
 
 All three get the same weights and inputs, and the script checks that they
-agree before timing them. Each figure is the median over ``--repeats`` runs
-after one warm-up run; the three take turns, so that all of them see the same
-machine load.
+agree before timing them. numpy's BLAS and PyTorch both use two threads.
+Each figure is the median over ``--repeats`` timed runs; the three
+implementations take turns, so that all of them see the same machine load,
+and every timed run follows an untimed one of the same implementation.
 
     python benchmarks/lstm_benchmark.py [--repeats 7] [--quick]
 """
@@ -24,10 +25,22 @@ import statistics
 import time
 from functools import partial
 
-import numpy as np
+# Both libraries get the same two threads. The variables must be set before
+# numpy loads OpenBLAS; they override a setting inherited from the shell
+# (the test targets of the Makefile use one thread per process).
+THREADS = 2
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = str(THREADS)
 
-from rnnbook.interop import lstm_to_torch
-from rnnbook.lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
+import numpy as np  # noqa: E402
+
+from rnnbook.interop import lstm_to_torch  # noqa: E402
+from rnnbook.lstm import (  # noqa: E402
+    lstm_backward,
+    lstm_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+)
 
 SHAPES = [(32, 50, 64, 128), (64, 100, 128, 256), (16, 200, 32, 64)]
 QUICK_SHAPES = [(8, 20, 16, 32)]
@@ -99,17 +112,24 @@ def make_torch_runner(torch, p):
 
 
 def median_times(fns, repeats):
-    """Median run time of each function, running them in turn.
+    """Median run time in seconds of each function, the functions taking turns.
 
-    Interleaving the runs exposes every implementation to the same machine
-    load, so the ratios stay meaningful on a busy machine even when the
-    absolute times drift.
+    Taking turns exposes every implementation to the same machine load, so
+    the ratios stay meaningful on a busy machine even when absolute times
+    drift. Each timed run follows an untimed run of the same function: BLAS
+    and OpenMP worker threads keep spinning for a while after a call, and
+    without that run the threads of the previous implementation would slow
+    down the first call of the next one.
     """
     for fn in fns:
-        fn()  # warm-up: first-touch allocations, BLAS thread start-up
+        # Warm-up: first-touch allocations, thread pools; PyTorch's first two
+        # calls on a new shape are measurably slower than the rest.
+        for _ in range(3):
+            fn()
     times = [[] for _ in fns]
     for _ in range(repeats):
         for fn, bucket in zip(fns, times):
+            fn()
             start = time.perf_counter()
             fn()
             bucket.append(time.perf_counter() - start)
@@ -135,10 +155,11 @@ def main():
         torch = None
         print("PyTorch is not installed: timing ours and per-step only.")
     else:
-        torch.set_num_threads(2)
+        torch.set_num_threads(THREADS)
 
     print(f"numpy {np.__version__}" + (f", torch {torch.__version__}" if torch else "")
           + f", {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+          + f", {THREADS} threads each"
           + (f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""))
     print("LSTM forward + backward, float32, median of", args.repeats, "runs, milliseconds\n")
     header = (f"{'N':>4} {'T':>4} {'D':>4} {'H':>4} | {'ours':>8} {'per-step':>9} {'torch':>8}"

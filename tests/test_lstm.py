@@ -164,6 +164,27 @@ def test_sequence_equals_loop_of_steps(N, T, D, H):
         np.testing.assert_allclose(g, w, rtol=1e-11, atol=1e-13, err_msg=name)
 
 
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 8])
+def test_backward_blocks_give_identical_results(monkeypatch, block):
+    # lstm_backward computes its local factors a block of steps at a time;
+    # on small layers one block covers everything, so force short blocks.
+    import rnnbook.lstm
+
+    N, T, D, H = 2, 7, 3, 4
+    rng = np.random.default_rng(block)
+    p = make_params(rng, N, T, D, H)
+    dh = rng.standard_normal((N, T, H))
+    _, cache = lstm_forward(**p)
+    whole = lstm_backward(dh, cache, return_dc0=True)
+    monkeypatch.setattr(rnnbook.lstm, "_CACHE_BLOCK", block * N * 4 * H)
+    blocked = lstm_backward(dh, cache, return_dc0=True)
+    for name, a, b in zip(("dx", "dh0", "dWx", "dWh", "db", "dc0"), whole, blocked):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    if block == 3:  # and the blocked gradients are right, not merely equal
+        num = numerical_gradient(lambda _: lstm_forward(**p)[0], p["Wh"], dh)
+        assert rel_error(blocked[3], num) < 1e-7
+
+
 def test_cache_exposes_states_over_time():
     rng = np.random.default_rng(3)
     N, T, D, H = 2, 6, 3, 4

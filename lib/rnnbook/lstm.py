@@ -267,20 +267,19 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     # gates at once; it saturates instead of overflowing, so it is as stable
     # as rnnbook.activations.sigmoid, and several times faster than calling
     # that on three slices, which allocates temporaries at every step.
-    # Scaling by 1/2 is exact in binary floating point, so it is applied to
-    # Wh and to the input projections once, before the loop.
+    # Scaling by 1/2 is exact in binary floating point, so it is folded into
+    # the parameters once, before the loop.
     scale = np.full(4 * H, 0.5, dtype=dtype)
     scale[2 * H:3 * H] = 1
     shift = 1 - scale
-    Wh_scaled = Wh * scale
 
     # All input projections in one product, computed time-major (T, N, 4H)
     # so that each step's slice is contiguous. The result then serves as the
     # gate array: step t adds its recurrent term and activates it in place.
     x_tm = x.transpose(1, 0, 2).reshape(T * N, D)
-    gates = (x_tm @ Wx).reshape(T, N, 4 * H)
-    gates += b
-    gates *= scale
+    gates = (x_tm @ (Wx * scale)).reshape(T, N, 4 * H)
+    gates += b * scale
+    Wh_scaled = Wh * scale
     # hs[t] and cs[t] are the states *before* step t: index 0 holds h0, c0.
     hs = np.empty((T + 1, N, H), dtype=dtype)
     cs = np.empty((T + 1, N, H), dtype=dtype)
@@ -304,6 +303,39 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     # The returned states are batch-first and contiguous, like every input.
     h = np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
     return h, LSTMCache(x, h0, c0, Wx, Wh, h, hs, cs, tanh_cs, gates)
+
+
+# Elements of the derivative-factor array processed per block in lstm_backward
+# (2**18 float32 numbers are 1 MiB, which stays in a typical L2/L3 cache).
+_CACHE_BLOCK = 2**18
+
+
+def _lstm_local_factors(G, c_prev, tanh_c, P, dc_from_h):
+    """Local derivatives of a block of B steps that do not depend on the recurrence.
+
+    With dc the total gradient on c_t and dh the total gradient on h_t, the
+    pre-activation gradients of step t are
+
+        da_i = dc * g i (1 - i)          da_f = dc * c_prev f (1 - f)
+        da_g = dc * i (1 - g**2)         da_o = dh * tanh(c) o (1 - o)
+
+    and c_t receives dh * o (1 - tanh(c)**2) from h_t. This writes the
+    factors after dc (or dh) into P, (B, N, 4, H), and o (1 - tanh(c)**2)
+    into dc_from_h, (B, N, H). G: gate activations, (B, N, 4, H); c_prev and
+    tanh_c: (B, N, H).
+    """
+    i, f, g, o = G[:, :, 0], G[:, :, 1], G[:, :, 2], G[:, :, 3]
+    np.subtract(1, G, out=P)
+    P *= G  # sigmoid' = s (1 - s) for blocks i, f, o; block g is replaced below
+    P[:, :, 0] *= g
+    P[:, :, 1] *= c_prev
+    np.multiply(g, g, out=P[:, :, 2])
+    np.subtract(1, P[:, :, 2], out=P[:, :, 2])
+    P[:, :, 2] *= i
+    P[:, :, 3] *= tanh_c
+    np.multiply(tanh_c, tanh_c, out=dc_from_h)
+    np.subtract(1, dc_from_h, out=dc_from_h)
+    dc_from_h *= o
 
 
 def lstm_backward(dh, cache, *, dc_last=None, return_dc0=False):
@@ -335,47 +367,39 @@ def lstm_backward(dh, cache, *, dc_last=None, return_dc0=False):
     if dc_last is not None:
         dc_last = _check_upstream("dc_last", dc_last, (N, H), dtype, "lstm_forward")
 
-    # Work on time-major (T, N, 4, H) views: one operation can then cover
+    # Time-major (T, N, 4, H) view of the gates: one operation can cover
     # several gates, and every step's slice is contiguous.
     G = k.gates_tm.reshape(T, N, 4, H)
-    i, f, g, o = G[:, :, 0], G[:, :, 1], G[:, :, 2], G[:, :, 3]
-
-    # Local derivatives that do not depend on the recurrence, for all steps at
-    # once. With dc the total gradient on c_t and dh the total gradient on h_t,
-    # the pre-activation gradients of step t are
-    #   da_i = dc * g i (1 - i),     da_f = dc * c_prev f (1 - f),
-    #   da_g = dc * i (1 - g**2),    da_o = dh * tanh(c) o (1 - o),
-    # and c_t receives dh * o (1 - tanh(c)**2) from h_t. P holds the factors
-    # after dc or dh; the loop below overwrites it with da, step by step, so
-    # that no second array of this size is allocated.
-    P = np.subtract(1, G)
-    P *= G  # sigmoid' = s (1 - s) for blocks i, f, o; block g is replaced below
-    P[:, :, 0] *= g
-    P[:, :, 1] *= k.cs[:-1]
-    np.multiply(g, g, out=P[:, :, 2])
-    np.subtract(1, P[:, :, 2], out=P[:, :, 2])
-    P[:, :, 2] *= i
-    P[:, :, 3] *= k.tanh_cs
-    dc_from_h = k.tanh_cs * k.tanh_cs
-    np.subtract(1, dc_from_h, out=dc_from_h)
-    dc_from_h *= o
+    # P receives the local derivative factors (see _lstm_local_factors) and
+    # the loop overwrites them with the pre-activation gradients da, step by
+    # step, so that no second array of this size is allocated.
+    P = np.empty_like(G)
+    da = P
+    # The factors are computed a block of steps at a time, just before the
+    # loop reaches them: for a large layer all T steps do not fit in the
+    # processor's cache, a block does, and the loop then finds it there.
+    block = max(1, _CACHE_BLOCK // (N * 4 * H))
+    dc_from_h = np.empty((min(block, T), N, H), dtype=dtype)
 
     # The sequential part: only dh and dc travel from step t + 1 to step t.
-    da = P
     dh_tm = np.ascontiguousarray(dh.transpose(1, 0, 2))
     dh_t = np.empty((N, H), dtype=dtype)
     dc_t = np.empty((N, H), dtype=dtype)
     dh_next = np.zeros((N, H), dtype=dtype)
     dc_next = np.zeros((N, H), dtype=dtype) if dc_last is None else dc_last.copy()
     Wh_T = np.ascontiguousarray(k.Wh.T)
-    for t in range(T - 1, -1, -1):
-        np.add(dh_tm[t], dh_next, out=dh_t)
-        np.multiply(dh_t, dc_from_h[t], out=dc_t)
-        dc_t += dc_next
-        np.multiply(dc_t[:, None, :], P[t, :, :3], out=da[t, :, :3])
-        np.multiply(dh_t, P[t, :, 3], out=da[t, :, 3])
-        np.multiply(dc_t, f[t], out=dc_next)
-        np.matmul(da[t].reshape(N, 4 * H), Wh_T, out=dh_next)
+    for stop in range(T, 0, -block):
+        start = max(0, stop - block)
+        _lstm_local_factors(G[start:stop], k.cs[start:stop], k.tanh_cs[start:stop],
+                            P[start:stop], dc_from_h[:stop - start])
+        for t in range(stop - 1, start - 1, -1):
+            np.add(dh_tm[t], dh_next, out=dh_t)
+            np.multiply(dh_t, dc_from_h[t - start], out=dc_t)
+            dc_t += dc_next
+            np.multiply(dc_t[:, None, :], P[t, :, :3], out=da[t, :, :3])
+            np.multiply(dh_t, P[t, :, 3], out=da[t, :, 3])
+            np.multiply(dc_t, G[t, :, 1], out=dc_next)  # through c = f * c_prev + ...
+            np.matmul(da[t].reshape(N, 4 * H), Wh_T, out=dh_next)
 
     # Every weight gradient is a sum over steps: one product over T*N rows.
     da2 = da.reshape(T * N, 4 * H)
