@@ -192,11 +192,10 @@ def _dims(rng, edge):
         N, T = 1, 1
         D, H = int(rng.integers(1, 4)), int(rng.integers(1, 4))
     else:
-        N, T = int(rng.integers(2, 5)), int(rng.integers(3, 6))
-        D = int(rng.integers(2, 6))
-        # D != H, so that an input weight used the wrong way round shows up
-        # as a shape error instead of hiding behind a square matrix.
-        H = int(rng.choice([h for h in range(2, 6) if h != D]))
+        # N, T, D and H all differ, so that a transposed result, a
+        # time-major sequence or a weight used the wrong way round shows up
+        # as a shape error instead of hiding behind equal sizes.
+        N, T, D, H = (int(v) for v in rng.permutation(np.arange(2, 7))[:4])
     return N, T, D, H
 
 
