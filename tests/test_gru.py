@@ -4,13 +4,11 @@ agreement, dtypes, errors."""
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
-from hypothesis import strategies as st
 
 from rnnbook import gru
-from rnnbook.gradcheck import numerical_gradient, rel_error
 
-dim = st.integers(1, 4)
-seeds = st.integers(0, 2**32 - 1)
+from helpers import assert_gradients, cell_inputs, dim, seeds
+
 FAST = settings(max_examples=10, deadline=None)
 
 # (step forward, step backward, forward, backward, step cache, cache) per formulation
@@ -25,22 +23,8 @@ variant = pytest.mark.parametrize("kind", sorted(VARIANTS))
 
 
 def make_params(rng, N, T, D, H, dtype=np.float64):
-    def normal(*shape, scale=1.0):
-        return (scale * rng.standard_normal(shape)).astype(dtype)
-
-    return dict(
-        x=normal(N, T, D), h0=normal(N, H),
-        Wx=normal(D, 3 * H, scale=0.6), Wh=normal(H, 3 * H, scale=0.6),
-        bx=normal(3 * H, scale=0.5), bh=normal(3 * H, scale=0.5),
-    )
-
-
-def assert_gradients(forward, inputs, analytic, dout):
-    """Compare every analytic gradient with a centered finite difference."""
-    for name, grad in analytic.items():
-        num = numerical_gradient(lambda _: forward(**inputs), inputs[name], dout)
-        err = rel_error(grad, num)
-        assert err < 1e-7, f"d{name}: relative error {err:.2e}"
+    return cell_inputs(rng, N, T, D, H, blocks=3, biases=("bx", "bh"), bias_scale=0.5,
+                       dtype=dtype)
 
 
 def reference_step(kind, x, h_prev, Wx, Wh, bx, bh):

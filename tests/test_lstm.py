@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
-from hypothesis import strategies as st
 
 from rnnbook.gradcheck import numerical_gradient, rel_error
 from rnnbook.lstm import (
@@ -15,28 +14,15 @@ from rnnbook.lstm import (
     lstm_step_forward,
 )
 
-dim = st.integers(1, 4)
-seeds = st.integers(0, 2**32 - 1)
+from helpers import assert_gradients, cell_inputs, dim, seeds
+
 FAST = settings(max_examples=12, deadline=None)
 
 
 def make_params(rng, N, T, D, H, dtype=np.float64):
-    def normal(*shape, scale=1.0):
-        return (scale * rng.standard_normal(shape)).astype(dtype)
-
-    return dict(
-        x=normal(N, T, D), h0=normal(N, H),
-        Wx=normal(D, 4 * H, scale=0.6), Wh=normal(H, 4 * H, scale=0.6),
-        b=normal(4 * H, scale=0.5), c0=normal(N, H),
-    )
-
-
-def assert_gradients(forward, inputs, analytic, dout):
-    """Compare every analytic gradient with a centered finite difference."""
-    for name, grad in analytic.items():
-        num = numerical_gradient(lambda _: forward(**inputs), inputs[name], dout)
-        err = rel_error(grad, num)
-        assert err < 1e-7, f"d{name}: relative error {err:.2e}"
+    p = cell_inputs(rng, N, T, D, H, blocks=4, biases=("b",), bias_scale=0.5, dtype=dtype)
+    p["c0"] = rng.standard_normal((N, H)).astype(dtype)
+    return p
 
 
 def reference_step(x, h_prev, c_prev, Wx, Wh, b):

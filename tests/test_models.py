@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from rnnbook import gru, lstm, models, rnn
 from rnnbook.gradcheck import rel_error
 
+from helpers import fd_gradient
+
 CELLS = ["rnn", "lstm", "gru"]
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -35,27 +37,6 @@ def random_lengths(rng, N, T, minimum=0):
     lengths = rng.integers(minimum, T + 1, size=N)
     lengths[0] = T  # at least one full-length row, so the last step is exercised
     return lengths
-
-
-def fd_gradient(f, x, h=1e-3):
-    """Fourth-order centered finite difference of the scalar ``f()`` with respect to ``x``.
-
-    ``x`` is perturbed in place. The five-point formula has truncation error
-    of order h**4, so a step of 1e-3 keeps both truncation and round-off near
-    1e-12; the plain two-point difference bottoms out near 1e-9 absolute,
-    too coarse for a 1e-7 relative test of the smaller gradients of deep
-    stacks.
-    """
-    grad = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        values = []
-        for step in (2, 1, -1, -2):
-            x[idx] = old + step * h
-            values.append(f())
-        x[idx] = old
-        grad[idx] = (-values[0] + 8 * values[1] - 8 * values[2] + values[3]) / (12 * h)
-    return grad
 
 
 def check(analytic, f, x, tol=1e-7):

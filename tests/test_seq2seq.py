@@ -15,6 +15,8 @@ from rnnbook.activations import log_softmax
 from rnnbook.gradcheck import rel_error
 from rnnbook.optim import Adam, clip_grad_norm
 
+from helpers import fd_entries
+
 PAD, BOS, EOS = D.SeqVocab.PAD, D.SeqVocab.BOS, D.SeqVocab.EOS
 
 
@@ -37,26 +39,6 @@ def random_params(model, rng):
     """Parameters away from the small initial values, so every gradient is sizeable."""
     return {k: rng.normal(0, 1.5 if k.startswith(("attn", "key")) else 0.5, v.shape)
             for k, v in model.params.items()}
-
-
-def fd_entries(f, x, idxs, h=1e-3):
-    """Fourth-order centered differences of the scalar ``f()`` at chosen entries of ``x``.
-
-    The model is deep (embedding, encoder, bridge, decoder, attention, two
-    affine maps), and the two-point difference's round-off floor (about 1e-9
-    absolute) is too coarse for a 1e-7 relative test of its smaller
-    gradients; the five-point formula with h = 1e-3 brings it near 1e-12.
-    """
-    out = []
-    for idx in idxs:
-        old = x[idx]
-        values = []
-        for step in (2, 1, -1, -2):
-            x[idx] = old + step * h
-            values.append(f())
-        x[idx] = old
-        out.append((-values[0] + 8 * values[1] - 8 * values[2] + values[3]) / (12 * h))
-    return np.array(out)
 
 
 CONFIGS = [
@@ -85,6 +67,8 @@ def test_full_loss_gradient(encoder, bidirectional, attention):
         all_idx = list(np.ndindex(p.shape))
         pick = rng.choice(len(all_idx), size=min(len(all_idx), 12), replace=False)
         idxs = [all_idx[i] for i in pick]
+        # The model is deep (embedding, encoder, bridge, decoder, attention,
+        # two affine maps): the five-point difference keeps round-off near 1e-12.
         numeric = fd_entries(lambda: model.loss(params, *batch), p, idxs)
         analytic = np.array([grads[name][i] for i in idxs])
         if np.max(np.abs(numeric)) < 1e-10:  # e.g. embedding rows of unused tokens

@@ -74,11 +74,17 @@ def _check_params(params) -> tuple[dict, Shapes]:
     return checked, s
 
 
-def _check_ids(name, ids, V, shape, s):
-    ids = s.check(name, ids, shape, dtype="int")
+def _check_in_vocab(name, ids, V):
+    """Raise when an entry of the integer array ``ids`` lies outside [0, V)."""
     if ids.size and (ids.min() < 0 or ids.max() >= V):
         bad = ids[(ids < 0) | (ids >= V)].flat[0]
         raise ValueError(f"{name} contains {bad}, outside the vocabulary [0, {V})")
+
+
+def _check_ids(name, ids, V, shape, s):
+    """Check an id array's shape with ``s`` and its entries against V; return it."""
+    ids = s.check(name, ids, shape, dtype="int")
+    _check_in_vocab(name, ids, V)
     return ids
 
 
@@ -120,9 +126,7 @@ def one_hot(ids, V: int, dtype=np.float64) -> np.ndarray:
         raise ValueError(f"ids has dtype {ids.dtype} but needs an integer dtype")
     if int(V) != V or V < 1:
         raise ValueError(f"V is {V} but needs a positive integer")
-    if ids.size and (ids.min() < 0 or ids.max() >= V):
-        bad = ids[(ids < 0) | (ids >= V)].flat[0]
-        raise ValueError(f"ids contains {bad}, outside the vocabulary [0, {V})")
+    _check_in_vocab("ids", ids, V)
     out = np.zeros(ids.shape + (int(V),), dtype=dtype)
     np.put_along_axis(out, ids[..., None], 1, axis=-1)
     return out
@@ -206,9 +210,21 @@ def evaluate_char_rnn(params, encoded, batch_size: int = 16, seq_len: int = 64) 
     Returns:
         Mean cross-entropy in nats per character, as a Python float.
     """
-    total, chunks, h = 0.0, 0, None
+    return _mean_chunk_loss(lambda x, y, h: char_rnn_loss(params, x, y, h),
+                            encoded, batch_size, seq_len)
+
+
+def _mean_chunk_loss(chunk_loss, encoded, batch_size: int, seq_len: int) -> float:
+    """Mean of ``chunk_loss`` over the chunks of :func:`rnnbook.data.tbptt_batches`.
+
+    ``chunk_loss(x, y, state) -> (loss, state)`` scores one chunk from the
+    state the previous chunk left (None for the first), so the model reads
+    the text as during training. The character model of
+    :mod:`rnnbook.compare` is evaluated the same way.
+    """
+    total, chunks, state = 0.0, 0, None
     for x, y in tbptt_batches(encoded, batch_size, seq_len):
-        loss, h = char_rnn_loss(params, x, y, h)
+        loss, state = chunk_loss(x, y, state)
         total += loss
         chunks += 1
     return total / chunks

@@ -35,16 +35,14 @@ import numpy as np
 
 from rnnbook import init as _init
 from rnnbook._checks import Shapes
-from rnnbook.charmodel import one_hot, tbptt_stream
-from rnnbook.data import tbptt_batches
-from rnnbook.diagnostics import Cell
+from rnnbook.charmodel import _check_ids, _mean_chunk_loss, one_hot, tbptt_stream
+from rnnbook.diagnostics import Cell, _one_state_cell, get_cell
 from rnnbook.gru import (gru_original_backward, gru_original_forward,
                          gru_original_step_backward, gru_original_step_forward)
 from rnnbook.layers import softmax_cross_entropy, temporal_affine_backward, temporal_affine_forward
 from rnnbook.models import CELLS as _CELL_KEYS
 from rnnbook.models import recurrent_backward, recurrent_forward
 from rnnbook.optim import Adam
-from rnnbook.train import History, make_rng, train
 
 __all__ = [
     "CELLS",
@@ -63,7 +61,6 @@ __all__ = [
 CELLS = ("rnn", "lstm", "gru")
 
 _READOUT = ("Wy", "by")
-_INIT = {"rnn": _init.init_rnn, "lstm": _init.init_lstm, "gru": _init.init_gru}
 
 
 def _check_cell(cell) -> str:
@@ -87,23 +84,9 @@ def gru_original_cell() -> Cell:
     Returns:
         a :class:`rnnbook.diagnostics.Cell` named ``"gru-original"``.
     """
-    def step_forward(x, states, p):
-        h, cache = gru_original_step_forward(x, states[0], p["Wx"], p["Wh"], p["bx"], p["bh"])
-        return (h,), cache
-
-    def step_backward(dstates, cache):
-        dx, dh_prev, dWx, dWh, dbx, dbh = gru_original_step_backward(dstates[0], cache)
-        return dx, (dh_prev,), {"Wx": dWx, "Wh": dWh, "bx": dbx, "bh": dbh}
-
-    def forward(x, h0, p):
-        return gru_original_forward(x, h0, p["Wx"], p["Wh"], p["bx"], p["bh"])
-
-    def backward(dh, cache):
-        dx, dh0, dWx, dWh, dbx, dbh = gru_original_backward(dh, cache)
-        return dx, dh0, {"Wx": dWx, "Wh": dWh, "bx": dbx, "bh": dbh}
-
-    return Cell("gru-original", ("h",), _init.init_gru, step_forward, step_backward,
-                forward, backward)
+    return _one_state_cell("gru-original", _init.init_gru, _CELL_KEYS["gru"],
+                           gru_original_step_forward, gru_original_step_backward,
+                           gru_original_forward, gru_original_backward)
 
 
 def count_params(params) -> int:
@@ -133,7 +116,7 @@ def init_char_model(cell, V: int, H: int, rng, dtype=np.float64) -> dict[str, np
             ``by`` (V,).
     """
     cell = _check_cell(cell)
-    params = dict(_INIT[cell](V, H, rng, dtype=dtype))
+    params = dict(get_cell(cell).init(V, H, rng, dtype=dtype))
     readout = _init.init_affine(H, V, rng, dtype=dtype)
     params["Wy"], params["by"] = readout["W"], readout["b"]
     return params
@@ -181,16 +164,12 @@ def _forward(cell, params, x, y, state):
     cell = _check_cell(cell)
     p, Wy, by, V, H = _split(cell, params)
     s = Shapes(V=V)
-    for name, ids in (("x", x), ("y", y)):
-        ids = s.check(name, ids, ("N", "T"), dtype="int")
-        if ids.size and (ids.min() < 0 or ids.max() >= V):
-            bad = ids[(ids < 0) | (ids >= V)].flat[0]
-            raise ValueError(f"{name} contains {bad}, outside the vocabulary [0, {V})")
-    N = s["N"]
-    h0, c0 = _check_state(cell, state, N, H, Wy.dtype)
-    h, cell_cache = recurrent_forward(cell, one_hot(np.asarray(x), V, Wy.dtype), h0, p, c0=c0)
+    x = _check_ids("x", x, V, ("N", "T"), s)
+    y = _check_ids("y", y, V, ("N", "T"), s)
+    h0, c0 = _check_state(cell, state, s["N"], H, Wy.dtype)
+    h, cell_cache = recurrent_forward(cell, one_hot(x, V, Wy.dtype), h0, p, c0=c0)
     logits, out_cache = temporal_affine_forward(h, Wy, by)
-    loss, dlogits = softmax_cross_entropy(logits, np.asarray(y))
+    loss, dlogits = softmax_cross_entropy(logits, y)
     last = (cell_cache.h_last.copy(),)
     if cell == "lstm":
         last = last + (cell_cache.c_last.copy(),)
@@ -261,12 +240,8 @@ def evaluate_char_model(cell, params, encoded, batch_size: int = 16, seq_len: in
     Returns:
         Mean cross-entropy in nats per character, a Python float.
     """
-    total, chunks, state = 0.0, 0, None
-    for x, y in tbptt_batches(encoded, batch_size, seq_len):
-        loss, state = char_model_loss(cell, params, x, y, state)
-        total += loss
-        chunks += 1
-    return total / chunks
+    return _mean_chunk_loss(lambda x, y, state: char_model_loss(cell, params, x, y, state),
+                            encoded, batch_size, seq_len)
 
 
 class CharModelStep:

@@ -26,6 +26,8 @@ from typing import Iterable
 
 import numpy as np
 
+from rnnbook.data import _check_ids_below, _TokenVocab
+
 __all__ = ["colour_corpus", "WordVocab", "encode_sentences"]
 
 # One fact per line, each object with one colour throughout. Colours follow
@@ -104,7 +106,7 @@ def colour_corpus() -> list[str]:
     return _COLOUR_SENTENCES.splitlines()
 
 
-class WordVocab:
+class WordVocab(_TokenVocab):
     """A word vocabulary with padding, start and end tokens.
 
     Ids ``PAD = 0`` (filler after the end of a sentence), ``BOS = 1`` (the
@@ -122,46 +124,22 @@ class WordVocab:
         size: number of tokens V, specials included.
     """
 
-    PAD = 0
-    BOS = 1
-    EOS = 2
     SPECIALS = ("<pad>", "<s>", "</s>")
+    _ARGUMENT, _TOKEN, _TOKENS = "sentences", "word", "words"
+    _ENCODES_SPECIALS = True
 
     def __init__(self, sentences: Iterable[str] | str):
-        if isinstance(sentences, str):
-            sentences = [sentences]
-        words: set[str] = set()
-        for s in sentences:
-            if not isinstance(s, str):
-                raise ValueError(f"sentences must contain strings, got {type(s).__name__}")
-            words.update(s.split())
-        clash = words.intersection(self.SPECIALS)
-        if clash:
-            raise ValueError(f"the sentences contain the reserved token(s) {sorted(clash)}")
-        if not words:
-            raise ValueError("sentences contain no words")
-        self.tokens: list[str] = list(self.SPECIALS) + sorted(words)
-        self._index = {w: i for i, w in enumerate(self.tokens)}
+        super().__init__(sentences)
 
-    @property
-    def size(self) -> int:
-        return len(self.tokens)
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __repr__(self) -> str:
-        return f"WordVocab(size={self.size})"
+    def _tokens_of(self, text):
+        return text.split()
 
     def __contains__(self, word) -> bool:
         return word in self._index
 
     def index(self, word: str) -> int:
         """The id of one word (or special token)."""
-        try:
-            return self._index[word]
-        except KeyError:
-            raise ValueError(f"word {word!r} is not in the vocabulary") from None
+        return self._id(word)
 
     def encode(self, sentence: str, bos: bool = False, eos: bool = False) -> np.ndarray:
         """Ids of the words of ``sentence``, optionally with BOS before and EOS after.
@@ -169,9 +147,7 @@ class WordVocab:
         Returns:
             int64 array (L + bos + eos,), where L is the number of words.
         """
-        ids = [self.index(w) for w in sentence.split()]
-        return np.array(([self.BOS] if bos else []) + ids + ([self.EOS] if eos else []),
-                        dtype=np.int64)
+        return self._encode(sentence, bos, eos)
 
     def decode(self, ids) -> str:
         """Words for the ids (int array-like (L,)), joined by spaces; PAD is skipped."""
@@ -179,9 +155,7 @@ class WordVocab:
         if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
             raise ValueError(f"ids must be a 1-D integer sequence, got shape {ids.shape} "
                              f"and dtype {ids.dtype}")
-        if ids.size and (ids.min() < 0 or ids.max() >= self.size):
-            raise ValueError(f"ids must lie in [0, {self.size}), got values in "
-                             f"[{ids.min()}, {ids.max()}]")
+        _check_ids_below(ids, self.size)
         return " ".join(self.tokens[i] for i in ids.tolist() if i != self.PAD)
 
 

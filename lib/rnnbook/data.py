@@ -70,6 +70,13 @@ def _int_sequence(name: str, value) -> np.ndarray:
     return arr
 
 
+def _check_ids_below(ids: np.ndarray, size: int) -> None:
+    """Raise when an id of the array ``ids`` lies outside ``[0, size)``."""
+    if ids.size and (ids.min() < 0 or ids.max() >= size):
+        raise ValueError(f"ids must lie in [0, {size}), got values in "
+                         f"[{ids.min()}, {ids.max()}]")
+
+
 def _data_file(filename: str):
     return resources.files("rnnbook").joinpath("data", filename)
 
@@ -134,9 +141,7 @@ class CharVocab:
     def decode(self, ids) -> str:
         """Map a sequence of ids (any integer array-like, shape (L,)) back to a string."""
         ids = _int_sequence("ids", ids)
-        if ids.size and (ids.min() < 0 or ids.max() >= self.size):
-            raise ValueError(f"ids must lie in [0, {self.size}), got values in "
-                             f"[{ids.min()}, {ids.max()}]")
+        _check_ids_below(ids, self.size)
         return "".join(self.chars[i] for i in ids.tolist())
 
 
@@ -484,7 +489,76 @@ def dates_dataset(n: int, rng, formats: Iterable[str] | None = None) -> list[tup
     return pairs
 
 
-class SeqVocab:
+class _TokenVocab:
+    """A vocabulary of the tokens of some texts, after three special tokens.
+
+    Ids ``PAD = 0`` (filler after the end of a sequence), ``BOS = 1`` (begin
+    of sequence) and ``EOS = 2`` (end of sequence) come first; the tokens
+    found in the texts follow in sorted order, so the same texts always give
+    the same ids. A subclass says what a token is (:meth:`_tokens_of`), how
+    the specials are spelled (``SPECIALS``), which words its error messages
+    use, and how ids are read back (``decode``).
+
+    Attributes:
+        tokens: list of the tokens, ``tokens[i]`` has id ``i``.
+        size: number of tokens V, specials included.
+    """
+
+    PAD = 0
+    BOS = 1
+    EOS = 2
+    SPECIALS: tuple[str, str, str]
+    # Words of the error messages: the constructor's argument, one token, several.
+    _ARGUMENT, _TOKEN, _TOKENS = "texts", "token", "tokens"
+    # Whether encode() maps the spelling of a special token to its id.
+    _ENCODES_SPECIALS = False
+
+    def __init__(self, texts: Iterable[str] | str):
+        if isinstance(texts, str):
+            texts = [texts]
+        found: set[str] = set()
+        for t in texts:
+            if not isinstance(t, str):
+                raise ValueError(f"{self._ARGUMENT} must contain strings, got {type(t).__name__}")
+            found.update(self._tokens_of(t))
+        clash = found.intersection(self.SPECIALS)
+        if clash:
+            raise ValueError(f"the {self._ARGUMENT} contain the reserved token(s) {sorted(clash)}")
+        if not found:
+            raise ValueError(f"{self._ARGUMENT} contain no {self._TOKENS}")
+        self.tokens: list[str] = list(self.SPECIALS) + sorted(found)
+        first = 0 if self._ENCODES_SPECIALS else len(self.SPECIALS)
+        self._index = {tok: i for i, tok in enumerate(self.tokens) if i >= first}
+
+    def _tokens_of(self, text):
+        """The tokens of one text, in order."""
+        raise NotImplementedError
+
+    @property
+    def size(self) -> int:
+        return len(self.tokens)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(size={self.size})"
+
+    def _id(self, token) -> int:
+        try:
+            return self._index[token]
+        except KeyError:
+            raise ValueError(f"{self._TOKEN} {token!r} is not in the vocabulary") from None
+
+    def _encode(self, text, bos: bool, eos: bool) -> np.ndarray:
+        # The subclasses' ``encode`` methods call this; they exist to give the
+        # library reference a docstring in their own terms.
+        ids = [self._id(tok) for tok in self._tokens_of(text)]
+        return np.array(([self.BOS] if bos else []) + ids + ([self.EOS] if eos else []),
+                        dtype=np.int64)
+
+
+class SeqVocab(_TokenVocab):
     """A character vocabulary with the three special tokens of sequence models.
 
     Ids ``PAD = 0`` (filler after the end of a sequence), ``BOS = 1`` (begin
@@ -501,45 +575,18 @@ class SeqVocab:
         size: number of tokens V, specials included.
     """
 
-    PAD = 0
-    BOS = 1
-    EOS = 2
     SPECIALS = ("<pad>", "<bos>", "<eos>")
+    _ARGUMENT, _TOKEN, _TOKENS = "texts", "character", "characters"
 
-    def __init__(self, texts: Iterable[str] | str):
-        if isinstance(texts, str):
-            texts = [texts]
-        chars: set[str] = set()
-        for t in texts:
-            if not isinstance(t, str):
-                raise ValueError(f"texts must contain strings, got {type(t).__name__}")
-            chars.update(t)
-        if not chars:
-            raise ValueError("texts contain no characters")
-        self.tokens: list[str] = list(self.SPECIALS) + sorted(chars)
-        self._index = {c: i for i, c in enumerate(self.tokens) if i >= len(self.SPECIALS)}
-
-    @property
-    def size(self) -> int:
-        return len(self.tokens)
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __repr__(self) -> str:
-        return f"SeqVocab(size={self.size})"
+    def _tokens_of(self, text):
+        return text
 
     def encode(self, text: str, bos: bool = False, eos: bool = False) -> np.ndarray:
         """Ids of ``text``, optionally with BOS in front and EOS at the end.
 
         Returns an int64 array of shape (len(text) + bos + eos,).
         """
-        try:
-            ids = [self._index[c] for c in text]
-        except KeyError as err:
-            raise ValueError(f"character {err.args[0]!r} is not in the vocabulary") from None
-        return np.array(([self.BOS] if bos else []) + ids + ([self.EOS] if eos else []),
-                        dtype=np.int64)
+        return self._encode(text, bos, eos)
 
     def decode(self, ids) -> str:
         """Turn ids (int array-like, shape (L,)) back into a string.
@@ -548,9 +595,7 @@ class SeqVocab:
         what a decoder's output needs: everything after EOS is noise.
         """
         ids = _int_sequence("ids", ids)
-        if ids.size and (ids.min() < 0 or ids.max() >= self.size):
-            raise ValueError(f"ids must lie in [0, {self.size}), got values in "
-                             f"[{ids.min()}, {ids.max()}]")
+        _check_ids_below(ids, self.size)
         out = []
         for i in ids.tolist():
             if i == self.EOS:

@@ -92,23 +92,44 @@ class Cell(NamedTuple):
 
 # -- the library's cells as Cell records ------------------------------------------
 
-def _rnn_cell() -> Cell:
+# Parameter names of the library's cells, in the order their functions take them.
+_PARAM_NAMES = {
+    "rnn": ("Wx", "Wh", "b"),
+    "lstm": ("Wx", "Wh", "b"),
+    "gru": ("Wx", "Wh", "bx", "bh"),
+}
+
+
+def _one_state_cell(name, init, param_names, step_forward_fn, step_backward_fn,
+                    forward_fn, backward_fn) -> Cell:
+    """A :class:`Cell` for a cell whose only state is ``h``.
+
+    The four functions follow the library's convention: they take the
+    parameters as separate arguments in the order of ``param_names`` (after
+    the input and the hidden state), and the backward functions return the
+    parameter gradients in that order after ``dx`` and ``dh``.
+    """
     def step_forward(x, states, p):
-        h, cache = rnn_step_forward(x, states[0], p["Wx"], p["Wh"], p["b"])
+        h, cache = step_forward_fn(x, states[0], *(p[k] for k in param_names))
         return (h,), cache
 
     def step_backward(dstates, cache):
-        dx, dh_prev, dWx, dWh, db = rnn_step_backward(dstates[0], cache)
-        return dx, (dh_prev,), {"Wx": dWx, "Wh": dWh, "b": db}
+        dx, dh_prev, *grads = step_backward_fn(dstates[0], cache)
+        return dx, (dh_prev,), dict(zip(param_names, grads))
 
     def forward(x, h0, p):
-        return rnn_forward(x, h0, p["Wx"], p["Wh"], p["b"])
+        return forward_fn(x, h0, *(p[k] for k in param_names))
 
     def backward(dh, cache):
-        dx, dh0, dWx, dWh, db = rnn_backward(dh, cache)
-        return dx, dh0, {"Wx": dWx, "Wh": dWh, "b": db}
+        dx, dh0, *grads = backward_fn(dh, cache)
+        return dx, dh0, dict(zip(param_names, grads))
 
-    return Cell("rnn", ("h",), _init.init_rnn, step_forward, step_backward, forward, backward)
+    return Cell(name, ("h",), init, step_forward, step_backward, forward, backward)
+
+
+def _rnn_cell() -> Cell:
+    return _one_state_cell("rnn", _init.init_rnn, _PARAM_NAMES["rnn"], rnn_step_forward,
+                           rnn_step_backward, rnn_forward, rnn_backward)
 
 
 def _lstm_cell() -> Cell:
@@ -131,22 +152,8 @@ def _lstm_cell() -> Cell:
 
 
 def _gru_cell() -> Cell:
-    def step_forward(x, states, p):
-        h, cache = gru_step_forward(x, states[0], p["Wx"], p["Wh"], p["bx"], p["bh"])
-        return (h,), cache
-
-    def step_backward(dstates, cache):
-        dx, dh_prev, dWx, dWh, dbx, dbh = gru_step_backward(dstates[0], cache)
-        return dx, (dh_prev,), {"Wx": dWx, "Wh": dWh, "bx": dbx, "bh": dbh}
-
-    def forward(x, h0, p):
-        return gru_forward(x, h0, p["Wx"], p["Wh"], p["bx"], p["bh"])
-
-    def backward(dh, cache):
-        dx, dh0, dWx, dWh, dbx, dbh = gru_backward(dh, cache)
-        return dx, dh0, {"Wx": dWx, "Wh": dWh, "bx": dbx, "bh": dbh}
-
-    return Cell("gru", ("h",), _init.init_gru, step_forward, step_backward, forward, backward)
+    return _one_state_cell("gru", _init.init_gru, _PARAM_NAMES["gru"], gru_step_forward,
+                           gru_step_backward, gru_forward, gru_backward)
 
 
 _FACTORIES = {"rnn": _rnn_cell, "lstm": _lstm_cell, "gru": _gru_cell}

@@ -40,10 +40,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import gru as _gru
 from . import lstm as _lstm
-from . import rnn as _rnn
 from ._checks import Shapes, check_cache
+from .diagnostics import _PARAM_NAMES, get_cell
 
 __all__ = [
     "CELLS",
@@ -61,11 +60,7 @@ __all__ = [
 ]
 
 #: Parameter names of each cell, in the order its functions take them.
-CELLS: dict[str, tuple[str, ...]] = {
-    "rnn": ("Wx", "Wh", "b"),
-    "lstm": ("Wx", "Wh", "b"),
-    "gru": ("Wx", "Wh", "bx", "bh"),
-}
+CELLS: dict[str, tuple[str, ...]] = dict(_PARAM_NAMES)
 
 # Number of stacked gate blocks in Wx's columns: Wx is (D, k*H).
 _GATES = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -166,11 +161,10 @@ def reverse_within_lengths(x, lengths) -> np.ndarray:
 
 
 def _run_cell(cell, x, h0, p, c0):
-    if cell == "rnn":
-        return _rnn.rnn_forward(x, h0, p["Wx"], p["Wh"], p["b"])
     if cell == "lstm":
+        # The LSTM's Cell record starts from a zero cell state; here c0 is given.
         return _lstm.lstm_forward(x, h0, p["Wx"], p["Wh"], p["b"], c0=c0)
-    return _gru.gru_forward(x, h0, p["Wx"], p["Wh"], p["bx"], p["bh"])
+    return get_cell(cell).forward(x, h0, p)
 
 
 # -- one direction -----------------------------------------------------------------
@@ -294,14 +288,10 @@ def recurrent_backward(dh, cache, dh_last=None, dc_last=None, return_dc0=False):
         dh_eff[rows[real], last[real]] += dh_last[real]
         dh0_extra[~real] = dh_last[~real]
 
-    if c.cell == "rnn":
-        dx, dh0, dWx, dWh, db = _rnn.rnn_backward(dh_eff, c.core)
-        grads = {"Wx": dWx, "Wh": dWh, "b": db}
-    elif c.cell == "gru":
-        dx, dh0, dWx, dWh, dbx, dbh = _gru.gru_backward(dh_eff, c.core)
-        grads = {"Wx": dWx, "Wh": dWh, "bx": dbx, "bh": dbh}
-    else:
+    if c.cell == "lstm":
         dx, dh0, grads, dc0 = _lstm_backward_masked(dh_eff, c, dc_last)
+    else:
+        dx, dh0, grads = get_cell(c.cell).backward(dh_eff, c.core)
     dh0 = dh0 + dh0_extra
     dx = np.where(c.mask[:, :, None], dx, zero)
     if return_dc0:

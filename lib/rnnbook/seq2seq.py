@@ -53,6 +53,7 @@ from . import models as _models
 from ._checks import Shapes, check_cache
 from .activations import log_softmax
 from .data import SeqVocab
+from .diagnostics import get_cell
 
 __all__ = ["ATTENTIONS", "Seq2Seq", "Seq2SeqCache", "Decoded",
            "token_accuracy", "sequence_accuracy"]
@@ -165,7 +166,7 @@ class Seq2Seq:
         self.emb_dim = E = int(emb_dim)
         De = 2 * H if self.bidirectional else H
         dtype = np.dtype(dtype)
-        make = {"rnn": _init.init_rnn, "lstm": _init.init_lstm, "gru": _init.init_gru}[encoder]
+        make = get_cell(encoder).init
 
         p = {
             "src_embed": _init.init_embedding(src_vocab_size, E, rng, dtype=dtype),
