@@ -43,6 +43,7 @@ from rnnbook.layers import softmax_cross_entropy, temporal_affine_backward, temp
 from rnnbook.models import CELLS as _CELL_KEYS
 from rnnbook.models import recurrent_backward, recurrent_forward
 from rnnbook.optim import Adam
+from rnnbook.train import make_rng, train
 
 __all__ = [
     "CELLS",
