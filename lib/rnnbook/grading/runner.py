@@ -212,21 +212,43 @@ class _Shell:
         # output limit is refused by the socket and never stored).
         self.iopub = self.context.socket(zmq.SUB)
         self.iopub.linger = 0
-        self.iopub.setsockopt(zmq.MAXMSGSIZE, max(MAX_MESSAGE_BYTES, output_limit))
+        self.iopub.setsockopt(zmq.MAXMSGSIZE, output_limit + 2**16)
         self.iopub.setsockopt(zmq.RCVHWM, 1000)
         self.iopub.setsockopt(zmq.SUBSCRIBE, b"")
+        # A message over the size cap makes the socket drop the connection:
+        # the monitor reports it, and it counts as too much output.
+        self.monitor = self.iopub.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         self.iopub.connect(f"ipc://{connection['ip']}-{connection['iopub_port']}")
         self.output_bytes = 0
 
-    def count_output(self) -> int:
-        """Bytes published by the kernel so far."""
-        for _ in range(10000):
+    def count_output(self, settle_for: str | None = None) -> float:
+        """Bytes published by the kernel so far (infinite after an oversized message).
+
+        With ``settle_for`` (a request id), also wait (briefly) for the
+        kernel to say it is idle after that request, so that all the output
+        of the request is counted.
+        """
+        zmq = self.zmq
+        end = time.monotonic() + 0.5
+        needle = settle_for.encode() if settle_for else None
+        while True:
             try:
-                frames = self.iopub.recv_multipart(self.zmq.NOBLOCK, copy=False)
-            except self.zmq.Again:
-                break
+                frames = self.iopub.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                if needle is None or time.monotonic() > end or \
+                        not self.iopub.poll(int(max(0.0, end - time.monotonic()) * 1000)):
+                    break
+                continue
             self.output_bytes += sum(len(f) for f in frames)
-        return self.output_bytes
+            if needle is not None and len(frames) >= 7 and len(frames[-1]) < 200:
+                tail = [f.bytes for f in frames[-4:]]
+                if any(needle in t for t in tail) and b'"idle"' in tail[-1]:
+                    needle = None
+        try:
+            self.monitor.recv_multipart(zmq.NOBLOCK)
+            return float("inf")
+        except zmq.Again:
+            return self.output_bytes
 
     def send(self, msg_type: str, content: dict) -> str:
         msg = self.session.msg(msg_type, content)
@@ -247,6 +269,8 @@ class _Shell:
 
     def close(self) -> None:
         self.socket.close(linger=0)
+        self.iopub.disable_monitor()
+        self.monitor.close(linger=0)
         self.iopub.close(linger=0)
         self.context.term()
 
@@ -410,7 +434,7 @@ class Kernel:
             time.sleep(0.05)
 
     # -- limits -------------------------------------------------------------
-    def _over_limit(self, force: bool = False):
+    def _over_limit(self, force: bool = False, settle_for: str | None = None):
         """The limit the submission went over (a :class:`LimitHit`), if any.
 
         Polled while a cell runs; cheap reads of the cgroup's counters, the
@@ -424,7 +448,7 @@ class Kernel:
         if hit is not None:
             return hit
         lim = self.grader.limits
-        out = self.shell.count_output() if self.shell is not None else 0
+        out = self.shell.count_output(settle_for) if self.shell is not None else 0
         try:
             out += self.log_path.stat().st_size
         except OSError:
@@ -433,36 +457,49 @@ class Kernel:
             return LimitHit("output", lim.reason("output"))
         if force or now >= self._next_disk_poll:
             self._next_disk_poll = now + 0.5
-            if _disk_usage(self.workdir, lim.file_mb * 2**20) > lim.file_mb * 2**20:
+            # A file cut at the per-file cap fills it exactly.
+            if _disk_usage(self.workdir, lim.file_mb * 2**20) >= lim.file_mb * 2**20:
                 return LimitHit("file", lim.reason("file"))
         return None
 
-    def _explain(self, reply: Reply) -> Reply:
-        """Turn a reply that a limit caused into a "limit" reply (and stop the kernel)."""
-        if reply.status in ("ok", "timeout"):
+    def _explain(self, reply: Reply, msg_id: str | None) -> Reply:
+        """Turn a reply that a limit caused into a "limit" reply (and stop the kernel).
+
+        Also an "ok": code that caught the error a limit caused (a failed
+        fork, a cut file) finishes normally, but it did go over the limit.
+        """
+        if reply.status in ("limit", "unresponsive"):
             return reply
-        hit = self._over_limit(force=True)
+        hit = self._over_limit(force=True, settle_for=msg_id if self.alive() else None)
         lim = self.grader.limits
         if hit is None and reply.status == "error":
-            text = f"{reply.ename}: {reply.evalue}"
-            if reply.ename == "MemoryError":
-                hit = LimitHit("memory", lim.reason("memory"))
-            elif "Errno 27" in text or "File too large" in text:
-                hit = LimitHit("file", lim.reason("file"))
-            elif self.container.kind == "rlimits" and (
-                    "Errno 11" in text or "can't start new thread" in text):
-                hit = LimitHit("processes", lim.reason("processes"))
+            hit = self.limit_in_error(reply.ename, reply.evalue)
         if hit is None and reply.status == "dead":
             cpu = self.container.cpu_seconds()
             if cpu is not None and cpu > 0.9 * lim.cpu_seconds:
                 hit = LimitHit("cpu", lim.reason("cpu"))
         if hit is None:
             return reply
-        return self._stop_for(hit)
+        return self.stop_for(hit)
 
-    def _stop_for(self, hit) -> Reply:
+    def limit_in_error(self, ename: str, evalue: str) -> LimitHit | None:
+        """The limit an exception of the student's code reveals, if any."""
+        lim = self.grader.limits
+        text = f"{ename}: {evalue}"
+        if ename == "MemoryError" or "MemoryError" in evalue:
+            return LimitHit("memory", lim.reason("memory"))
+        if "Errno 27" in text or "File too large" in text:
+            return LimitHit("file", lim.reason("file"))
+        if self.container.kind == "rlimits" and (
+                "Errno 11" in text or "can't start new thread" in text):
+            return LimitHit("processes", lim.reason("processes"))
+        return None
+
+    def stop_for(self, hit) -> Reply:
+        """Kill the submission's processes for going over a limit; nothing more runs."""
         self.kill_processes()
-        return Reply("limit", hit.kind, f"{hit.message} in {self.step}")
+        self.broken = Reply("limit", hit.kind, f"{hit.message} in {self.step}")
+        return self.broken
 
     # -- running code ------------------------------------------------------
     def execute(self, code: str, timeout: float, deadline: float) -> Reply:
@@ -471,15 +508,19 @@ class Kernel:
             self.broken = Reply("dead")
         if self.broken is not None:
             return self.broken
-        reply = self._explain(self._execute(code, timeout, deadline))
+        reply, msg_id = self._execute(code, timeout, deadline)
+        reply = self._explain(reply, msg_id)
         if reply.status in ("dead", "unresponsive", "limit"):
             self.broken = reply
         return reply
 
-    def _execute(self, code: str, timeout: float, deadline: float) -> Reply:
+    def _execute(self, code: str, timeout: float, deadline: float) -> tuple[Reply, str]:
         msg_id = self.shell.send("execute_request", {
             "code": code, "silent": False, "store_history": False, "user_expressions": {},
             "allow_stdin": False, "stop_on_error": False})
+        return self._wait(msg_id, timeout, deadline), msg_id
+
+    def _wait(self, msg_id: str, timeout: float, deadline: float) -> Reply:
         limit = min(time.monotonic() + timeout, deadline)
         interrupted_at = None
         while True:
@@ -488,7 +529,7 @@ class Kernel:
                 return Reply("dead")
             hit = self._over_limit()
             if hit is not None:
-                return self._stop_for(hit)
+                return self.stop_for(hit)
             if interrupted_at is None and now > limit:
                 self.interrupt()
                 interrupted_at = now
@@ -787,6 +828,12 @@ class Grader:
                     p.unlink()
                 except OSError:
                     pass
+        # The harness catches what the function raises; a limit behind it
+        # still costs the question.
+        for case in meta.get("cases", []):
+            hit = kernel.limit_in_error(case.get("type", ""), case.get("message", ""))
+            if hit is not None:
+                return kernel.stop_for(hit).evalue
         return cases, got, meta
 
 
