@@ -453,6 +453,14 @@ class Kernel:
             out += self.log_path.stat().st_size
         except OSError:
             pass
+        if out == float("inf"):
+            # The connection dropped: for an oversized message, or because
+            # the kernel died (then it is not about output).
+            end = time.monotonic() + 1.0
+            while self.alive() and time.monotonic() < end:
+                time.sleep(0.02)
+            if not self.alive():
+                out = self.shell.output_bytes
         if out > lim.output_mb * 2**20:
             return LimitHit("output", lim.reason("output"))
         if force or now >= self._next_disk_poll:
