@@ -366,3 +366,48 @@ def test_limits_hold_without_the_sandbox(tmp_path, mode):
             assert report["score"] == report["max_score"], report
         else:
             assert report["error"] == f"{SMALL.reason(kind)} in {step}", report
+
+
+# --------------------------------------------------------------------------
+# Reading the cgroup counters (on a stand-in directory, for both versions)
+# --------------------------------------------------------------------------
+
+def test_cgroup_v2_limits_and_counters(tmp_path):
+    c = limits_mod.CgroupV2(SMALL, "k1", tmp_path)
+    d = tmp_path / "k1"
+    assert (d / "memory.max").read_text() == str(384 * 2**20)
+    assert (d / "pids.max").read_text() == "64"
+    assert c.join_files() == [str(d / "cgroup.procs")]
+    (d / "cpu.stat").write_text("usage_usec 1000000\nuser_usec 900000\n")
+    (d / "memory.events").write_text("low 0\nhigh 0\nmax 12\noom 0\noom_kill 0\n")
+    (d / "pids.events").write_text("max 0\n")
+    # Reaching memory.max and reclaiming is not a failure; an OOM kill is.
+    assert c.check() is None
+    (d / "memory.events").write_text("low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\n")
+    assert c.check().kind == "memory"
+    (d / "memory.events").write_text("oom_kill 0\n")
+    (d / "pids.events").write_text("max 3\n")
+    assert c.check().kind == "processes"
+    (d / "pids.events").write_text("max 0\n")
+    (d / "cpu.stat").write_text("usage_usec 4500000\n")
+    assert c.check().kind == "cpu"
+
+
+def test_cgroup_v1_limits_and_counters(tmp_path):
+    parents = {}
+    for ctl in ("memory", "pids", "cpuacct"):
+        parents[ctl] = tmp_path / ctl
+        parents[ctl].mkdir()
+    c = limits_mod.CgroupV1(SMALL, "k1", parents)
+    mem, pids, cpu = (parents[k] / "k1" for k in ("memory", "pids", "cpuacct"))
+    assert (mem / "memory.limit_in_bytes").read_text() == str(384 * 2**20)
+    assert (pids / "pids.max").read_text() == "64"
+    assert sorted(c.join_files()) == sorted(str(p / "cgroup.procs") for p in (mem, pids, cpu))
+    (mem / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 0\n")
+    (pids / "pids.events").write_text("max 0\n")
+    (cpu / "cpuacct.usage").write_text("1000000000\n")
+    assert c.check() is None
+    (cpu / "cpuacct.usage").write_text("5000000000\n")
+    assert c.check().kind == "cpu"
+    (mem / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
+    assert c.check().kind == "memory"

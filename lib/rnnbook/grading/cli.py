@@ -170,15 +170,13 @@ def _write_similarity(args, paths, log) -> None:
         log(f"similarity: {len(result['pairs'])} pair(s) flagged; see {html_path}")
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["merge"]:
-        return merge_main(argv[1:])
+def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnbook-grade",
         description="Grade rnnbook exercise notebooks. Each submission runs in its own "
                     "kernel; the student's functions are called on fresh random inputs and "
-                    "compared with the library's reference in this process.")
+                    "compared with the library's reference in this process. "
+                    "'rnnbook-grade merge PART.json...' joins the reports of --shard runs.")
     parser.add_argument("submissions", nargs="+", metavar="SUBMISSION",
                         help="notebook files, or folders of notebooks")
     parser.add_argument("--json", metavar="FILE", help="write the JSON report to FILE")
@@ -199,42 +197,41 @@ def main(argv=None) -> int:
                         help="no progress and no table; only the files")
     _add_limit_arguments(parser)
     _add_batch_arguments(parser)
-    args = parser.parse_args(argv)
-    limits = _limits_from_args(args, parser)
+    return parser
+
+
+def _check_args(args, parser) -> None:
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
     if args.cell_timeout <= 0 or args.total_timeout <= 0:
         parser.error("timeouts must be positive")
-    paths = _expand(args.submissions, parser)
+    if args.similarity_threshold is not None and not 0 <= args.similarity_threshold <= 1:
+        parser.error("--similarity-threshold must be between 0 and 1")
     for out in (args.json, args.csv, args.similarity):
         if out and not Path(out).resolve().parent.is_dir():
             parser.error(f"cannot write {out}: its folder does not exist")
 
+
+def _grade(args, paths, limits, log) -> list[dict]:
+    """Run the grader; SIGTERM ends the run like Ctrl-C, so that every kernel is killed."""
     from .runner import grade_submissions
 
-    # SIGTERM ends the run like Ctrl-C does, so that every kernel is killed.
     def _terminate(signum, frame):
         raise KeyboardInterrupt
     previous = signal.signal(signal.SIGTERM, _terminate)
-    start = time.monotonic()
-    log = None if args.quiet else lambda line: print(line, file=sys.stderr)
     try:
         if args.similarity:
             _write_similarity(args, paths, log)
-        reports = grade_submissions(
+        return grade_submissions(
             paths, jobs=args.jobs, cell_timeout=args.cell_timeout,
             total_timeout=args.total_timeout, sandbox=args.sandbox, hide=args.hide,
             limits=limits, limit_mode=args.limits, shard=args.shard,
             progress=_progress_printer(sys.stderr, args.quiet), log=log)
-    except KeyboardInterrupt:
-        print("rnnbook-grade: interrupted; every kernel was stopped", file=sys.stderr)
-        return 130
-    except RuntimeError as exc:
-        print(f"rnnbook-grade: error: {exc}", file=sys.stderr)
-        return 2
     finally:
         signal.signal(signal.SIGTERM, previous)
-    elapsed = time.monotonic() - start
+
+
+def _write_reports(args, reports, elapsed: float) -> None:
     if args.json:
         write_atomic(args.json, to_json(reports))
     if args.csv:
@@ -242,6 +239,28 @@ def main(argv=None) -> int:
     if not args.quiet:
         sys.stdout.write(to_table(reports))
         print(f"\n{len(reports)} submission(s) graded in {elapsed:.1f} s", file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["merge"]:
+        return merge_main(argv[1:])
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    limits = _limits_from_args(args, parser)
+    _check_args(args, parser)
+    paths = _expand(args.submissions, parser)
+    log = None if args.quiet else lambda line: print(line, file=sys.stderr)
+    start = time.monotonic()
+    try:
+        reports = _grade(args, paths, limits, log)
+    except KeyboardInterrupt:
+        print("rnnbook-grade: interrupted; every kernel was stopped", file=sys.stderr)
+        return 130
+    except RuntimeError as exc:
+        print(f"rnnbook-grade: error: {exc}", file=sys.stderr)
+        return 2
+    _write_reports(args, reports, time.monotonic() - start)
     return 0
 
 

@@ -24,7 +24,9 @@ each count as 5 GiB), which per-process rlimits alone cannot do.
   counts the processes of a *user* and does not apply to root, so a grader
   running as root starts each kernel under its own unprivileged user id
   (see :func:`kernel_uid`); an unprivileged grader's sandboxed kernels
-  have their own user namespace, where the count is their own.
+  have their own user namespace, where the count is their own. Where
+  neither holds (root in the sandbox, an unprivileged grader without it)
+  the number of tasks is only polled.
 
 In every mode ``RLIMIT_FSIZE`` caps each file written, and the grader
 watches the total size of the kernel's directory and the bytes the kernel

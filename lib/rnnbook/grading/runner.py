@@ -320,8 +320,13 @@ class Kernel:
             for root, dirs, files in os.walk(self.workdir):
                 for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
                     os.lchown(name, uid, uid)
+        rlimits = self.container.rlimits()
+        if not sandbox.enabled and uid is None:
+            # RLIMIT_NPROC would count every process of the grader's user,
+            # not only the kernel's: the grader's polling counts instead.
+            rlimits.pop("RLIMIT_NPROC", None)
         cmd = sandbox.command(self.workdir, self.kdir / "root", argv, env,
-                              self.kdir / "launch.json", rlimits=self.container.rlimits(),
+                              self.kdir / "launch.json", rlimits=rlimits,
                               join=self.container.join_files(), uid=uid)
         with _LIVE_LOCK:
             log = open(self.log_path, "wb")
