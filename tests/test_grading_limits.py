@@ -340,6 +340,13 @@ def test_nothing_outlives_a_killed_grader(tmp_path, sandbox):
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         assert _wait_for(lambda: processes_with(mark) == [], 10), processes_with(mark)
+        # The killed grader's cgroups are left empty; the next run removes them.
+        limits_mod.remove_stale_cgroups()
+        parents = list((limits_mod._v1_parents() or {}).values())
+        if limits_mod._v2_parent() is not None:
+            parents.append(limits_mod._v2_parent())
+        prefix = f"{limits_mod.CGROUP_PREFIX}{proc.pid}-"
+        assert [d for p in parents for d in p.iterdir() if d.name.startswith(prefix)] == []
     finally:
         if proc.poll() is None:
             proc.kill()
