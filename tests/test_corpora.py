@@ -5,8 +5,8 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from rnnbook.corpora import (CLAUSE_FILLERS, CLAUSE_OBJECTS, WordVocab, clause_corpus,
-                             colour_corpus, encode_sentences)
+from rnnbook.datasets import (CLAUSE_FILLERS, CLAUSE_OBJECTS, WordVocab, clause_corpus,
+                              colour_corpus, encode_sentences)
 
 COLOURS = {"red", "yellow", "green", "blue", "purple", "orange", "white", "black", "brown"}
 

@@ -9,7 +9,7 @@ which is nearly always "is"; a model has to remember the object named a few
 words earlier. The sentences were written for this book and are part of its
 source.
 
-:class:`WordVocab` turns sentences into integer ids, and
+:class:`~rnnbook.datasets.vocab.WordVocab` turns sentences into integer ids, and
 :func:`encode_sentences` packs them into the padded input, target and mask
 arrays of next-word prediction::
 
@@ -22,14 +22,12 @@ arrays of next-word prediction::
 
 from __future__ import annotations
 
-from typing import Iterable
-
 import numpy as np
 
-from rnnbook.data import _check_ids_below, _TokenVocab
+from rnnbook.datasets.vocab import WordVocab
 
 __all__ = ["colour_corpus", "clause_corpus", "CLAUSE_OBJECTS", "CLAUSE_FILLERS",
-           "WordVocab", "encode_sentences"]
+           "encode_sentences"]
 
 # One fact per line, each object with one colour throughout. Colours follow
 # "is" in most sentences, and green does so most often, so that the word
@@ -224,7 +222,7 @@ def encode_sentences(sentences, vocab: WordVocab) -> tuple[np.ndarray, np.ndarra
 
     Args:
         sentences: list of strings.
-        vocab: a :class:`WordVocab` that knows every word.
+        vocab: a :class:`~rnnbook.datasets.vocab.WordVocab` that knows every word.
 
     Returns:
         inputs: int64 (N, T), T = 1 + the largest number of words.
