@@ -91,6 +91,9 @@ def read_submission(path, exercise: str | None = None) -> Submission:
     if exercise is not None and exercise not in EXERCISES:
         sub.error = f"unknown exercise {_harness.clean_text(exercise, 80)!r}"
         return sub
+    # With the exercise given, even a file that is no notebook is reported
+    # against that exercise (and its maximum score).
+    sub.exercise = exercise
     try:
         p = Path(path)
         if not p.is_file():
