@@ -327,3 +327,38 @@ def test_gate_block_is_named_for_a_wrong_gradient():
     fb = result.feedback
     assert "db has wrong values" in fb and "columns of gate g" in fb
     assert "only the columns of gate g are wrong" in fb
+
+
+def test_uses_reference_finds_imports_wherever_they_are_written():
+    from rnnbook.grading import uses_reference
+
+    def from_import(x, h, Wx, Wh, b):
+        from rnnbook.rnn import rnn_step_forward as ref
+        return ref(x, h, Wx, Wh, b)
+
+    def module_import(x, h0, Wx, Wh, b):
+        import rnnbook.rnn as r
+        return r.rnn_forward(x, h0, Wx, Wh, b)
+
+    def by_string(z, t):
+        import importlib
+        return importlib.import_module("rnnbook.activations").softmax(z / t)
+
+    def nested(z, t):
+        def inner():
+            from rnnbook.activations import log_softmax
+            return log_softmax(z / t)
+        return inner()
+
+    def own(z, t):
+        from rnnbook.activations import sigmoid
+        softmax = sigmoid(z / t)  # a local name that only looks like the library's
+        return softmax
+
+    assert uses_reference(from_import) == ["rnnbook.rnn.rnn_step_forward"]
+    assert uses_reference(module_import) == ["rnnbook.rnn.rnn_forward"]
+    assert uses_reference(by_string) == ["rnnbook.activations.softmax"]
+    assert uses_reference(nested) == ["rnnbook.activations.log_softmax"]
+    assert uses_reference(own) == []
+    # Exercise 2 is given the forward pass: importing it there is no offence.
+    assert uses_reference(module_import, "02_rnn_backward") == []

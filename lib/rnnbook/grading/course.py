@@ -171,6 +171,8 @@ class Row:
     max_score: int = 0
     status: str = ""
     notes: list = field(default_factory=list)
+    #: The submission's path below the graded folder.
+    file: str = ""
 
     @property
     def submission(self) -> str:
@@ -214,8 +216,9 @@ def _exercise_of(report: dict, known: set[str], forced: str | None) -> str:
 
 
 def _fill(row: Row, report: dict, when: datetime | None, source: str,
-          policy: LatePolicy) -> None:
+          policy: LatePolicy, roots=()) -> None:
     row.report = report
+    row.file = "/".join(_parts(report["submission"], roots))
     row.max_score = _max_score(row.exercise) or int(report.get("max_score") or 0)
     row.raw = report["score"] if report["error"] is None else 0
     row.submitted_at, row.time_source = when, source
@@ -271,7 +274,7 @@ def gradebooks(reports: list[dict], *, roster: list[Student] | None = None,
                 parts = _parts(r["submission"], roots)
                 who = parts[0] if len(parts) > 1 else Path(parts[0]).stem
                 row = Row(ex, "", who)
-                _fill(row, r, None, "", policy)
+                _fill(row, r, None, "", policy, roots)
                 rows.append(row)
             books[ex] = rows
             continue
@@ -288,7 +291,7 @@ def gradebooks(reports: list[dict], *, roster: list[Student] | None = None,
             graded = [r for r in mine if r["error"] is None]
             best = max(graded or mine, key=lambda r: r["score"])
             when, source = (st.submitted_at, "roster") if st.submitted_at else (None, "")
-            _fill(row, best, when, source, policy)
+            _fill(row, best, when, source, policy, roots)
             for other in mine:
                 if other is not best:
                     why = other["error"] or f"{other['score']:g}/{other['max_score']:g}"
@@ -298,7 +301,7 @@ def gradebooks(reports: list[dict], *, roster: list[Student] | None = None,
         for r in reps:
             if id(r) not in claimed:
                 row = Row(ex, "", "")
-                _fill(row, r, None, "", policy)
+                _fill(row, r, None, "", policy, roots)
                 row.status = "matches no student of the roster; " + row.status
                 rows.append(row)
         books[ex] = rows
@@ -342,7 +345,8 @@ def details_csv(rows: list[Row], exercise: str) -> str:
                     *[_num(scores[q]) if q in scores else "" for q in questions],
                     _num(row.raw), row.days_late, _num(row.points), row.max_score,
                     row.submitted_at.isoformat() if row.submitted_at else "",
-                    row.time_source, row.submission, row.status, "; ".join(row.notes)])
+                    row.time_source, row.file or row.submission, row.status,
+                    "; ".join(row.notes)])
     return buf.getvalue()
 
 

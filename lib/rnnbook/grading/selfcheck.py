@@ -126,7 +126,7 @@ def _code_facts(code) -> tuple[set, set, list]:
     """
     names, strings, imports = set(), set(), []
     for co in _code_objects(code):
-        names |= set(co.co_names) | set(co.co_varnames) | set(co.co_freevars)
+        names |= set(co.co_names) | set(co.co_freevars)
         strings |= {c for c in co.co_consts if isinstance(c, str) and len(c) < 200}
         current = None
         for ins in dis.get_instructions(co):
