@@ -253,10 +253,10 @@ def gradebooks(reports: list[dict], *, roster: list[Student] | None = None,
         exercise: the exercise every submission belongs to (``--exercise``).
 
     Returns:
-        For each exercise met (or given), the rows in roster order. With a
-        roster, a student with several submissions for an exercise gets the
-        best one and a note naming the others; reports that match no
-        student are returned under their exercise with ``student_id`` "".
+        books: for each exercise met (or given), its rows in roster order.
+            With a roster, a student with several submissions for an
+            exercise gets the best one and a note naming the others;
+            reports that match no student come last, with ``student_id`` "".
     """
     known = {r["exercise"] for r in reports if r.get("exercise") in EXERCISES}
     if exercise:

@@ -90,7 +90,7 @@ def _exercise_of(name: str) -> str | None:
 def released_blocked(solved=()) -> dict[str, list[str]]:
     """Module -> function names cut out of the student copy.
 
-    Every function of :data:`BLOCKED` (``"*"``: every function of the
+    Every function of :data:`~rnnbook.grading.selfcheck.BLOCKED` (``"*"``: every function of the
     module, private helpers included), less the functions graded in a
     ``solved`` exercise and the helpers they use. Classes stay: they are
     the caches and containers the exercises build on.
@@ -182,7 +182,7 @@ def release(root, dest, solved=(), seed: int | None = None) -> list[str]:
         seed: seed of the stored self-check inputs; fresh entropy if None.
 
     Returns:
-        The graded functions left out, as dotted names.
+        left_out: the functions cut out of the copy, as dotted names.
     """
     from .generate import generate
 

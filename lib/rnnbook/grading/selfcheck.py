@@ -25,7 +25,8 @@ import numpy as np
 from . import _harness
 from .questions import EXERCISES, QUESTIONS, QuestionResult, score_question
 
-__all__ = ["check", "run_check", "uses_reference", "blocked_for", "BLOCKED"]
+__all__ = ["check", "run_check", "uses_reference", "blocked_for", "given_functions",
+           "BLOCKED"]
 
 #: Functions that are not available inside a grading kernel, by module:
 #: "*" means every function and class of the module.

@@ -47,8 +47,8 @@ def stub_source(source: str, names, message_of, error: str = "RuntimeError",
         keep_classes: leave class definitions in place (only functions are cut).
 
     Returns:
-        The new source text. Decorators and docstrings of a removed
-        definition go with it; everything else of the module is kept.
+        source: the new source text. Decorators and docstrings of a removed
+            definition go with it; everything else of the module is kept.
     """
     names = set(names)
     tree = ast.parse(source)
