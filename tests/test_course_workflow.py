@@ -219,21 +219,21 @@ SLIPS = {
 INNER_IMPORTS = {
     # The library's step, imported inside the body: unavailable when graded.
     "inner_import": (edit("01_rnn_forward", "    h = np.tanh(x @ Wx + h_prev @ Wh + b)\n",
-                          "    from rnnbook.rnn import rnn_step_forward as ref\n"
+                          "    from rnnbook.nn.rnn import rnn_step_forward as ref\n"
                           "    h = ref(x, h_prev, Wx, Wh, b)[0]\n"), "01_rnn_forward"),
     # The same through importlib and a module attribute.
     "inner_importlib": (edit("01_rnn_forward", "    h = np.tanh(x @ Wx + h_prev @ Wh + b)\n",
                              "    import importlib\n"
-                             "    h = importlib.import_module('rnnbook.rnn')"
+                             "    h = importlib.import_module('rnnbook.nn.rnn')"
                              ".rnn_step_forward(x, h_prev, Wx, Wh, b)[0]\n"), "01_rnn_forward"),
     # Falls back to its own code when the library's fails: full marks in both.
     "inner_fallback": (edit("01_rnn_forward", "    h = np.tanh(x @ Wx + h_prev @ Wh + b)\n",
-                            "    try:\n        from rnnbook.rnn import rnn_step_forward as r\n"
+                            "    try:\n        from rnnbook.nn.rnn import rnn_step_forward as r\n"
                             "        h = r(x, h_prev, Wx, Wh, b)[0]\n    except RuntimeError:\n"
                             "        h = np.tanh(x @ Wx + h_prev @ Wh + b)\n"), "01_rnn_forward"),
     # Exercise 2 calls the library's backward inside its own.
     "inner_backward": (edit("02_rnn_backward", "    da = dh * (1 - h * h)\n",
-                            "    from rnnbook.rnn import rnn_step_backward as ref\n"
+                            "    from rnnbook.nn.rnn import rnn_step_backward as ref\n"
                             "    return ref(dh, cache)\n    da = dh * (1 - h * h)\n"),
                        "02_rnn_backward"),
 }
@@ -304,17 +304,17 @@ def test_self_check_warns_before_any_praise(capsys):
     from rnnbook.grading import check
 
     def rnn_step_forward(x, h_prev, Wx, Wh, b):
-        from rnnbook.rnn import rnn_step_forward as ref
+        from rnnbook.nn.rnn import rnn_step_forward as ref
         return ref(x, h_prev, Wx, Wh, b)
 
     check("rnn_step_forward", rnn_step_forward)
     out = capsys.readouterr().out
-    assert out.startswith("Warning: rnn_step_forward calls rnnbook.rnn.rnn_step_forward")
+    assert out.startswith("Warning: rnn_step_forward calls rnnbook.nn.rnn.rnn_step_forward")
     assert "Well done" not in out and "0/4 points" in out
 
 
 def test_gate_block_is_named_for_a_wrong_gradient():
-    from rnnbook.lstm import lstm_step_backward, lstm_step_forward
+    from rnnbook.nn.lstm import lstm_step_backward, lstm_step_forward
 
     def wrong(dh, dc, cache):
         out = list(lstm_step_backward(dh, dc, cache))
@@ -333,32 +333,32 @@ def test_uses_reference_finds_imports_wherever_they_are_written():
     from rnnbook.grading import uses_reference
 
     def from_import(x, h, Wx, Wh, b):
-        from rnnbook.rnn import rnn_step_forward as ref
+        from rnnbook.nn.rnn import rnn_step_forward as ref
         return ref(x, h, Wx, Wh, b)
 
     def module_import(x, h0, Wx, Wh, b):
-        import rnnbook.rnn as r
+        import rnnbook.nn.rnn as r
         return r.rnn_forward(x, h0, Wx, Wh, b)
 
     def by_string(z, t):
         import importlib
-        return importlib.import_module("rnnbook.activations").softmax(z / t)
+        return importlib.import_module("rnnbook.nn.activations").softmax(z / t)
 
     def nested(z, t):
         def inner():
-            from rnnbook.activations import log_softmax
+            from rnnbook.nn.activations import log_softmax
             return log_softmax(z / t)
         return inner()
 
     def own(z, t):
-        from rnnbook.activations import sigmoid
+        from rnnbook.nn.activations import sigmoid
         softmax = sigmoid(z / t)  # a local name that only looks like the library's
         return softmax
 
-    assert uses_reference(from_import) == ["rnnbook.rnn.rnn_step_forward"]
-    assert uses_reference(module_import) == ["rnnbook.rnn.rnn_forward"]
-    assert uses_reference(by_string) == ["rnnbook.activations.softmax"]
-    assert uses_reference(nested) == ["rnnbook.activations.log_softmax"]
+    assert uses_reference(from_import) == ["rnnbook.nn.rnn.rnn_step_forward"]
+    assert uses_reference(module_import) == ["rnnbook.nn.rnn.rnn_forward"]
+    assert uses_reference(by_string) == ["rnnbook.nn.activations.softmax"]
+    assert uses_reference(nested) == ["rnnbook.nn.activations.log_softmax"]
     assert uses_reference(own) == []
     # Exercise 2 is given the forward pass: importing it there is no offence.
     assert uses_reference(module_import, "02_rnn_backward") == []

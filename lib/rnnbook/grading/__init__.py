@@ -38,7 +38,7 @@ implementations of the graded functions are replaced by stubs that raise
 ``RuntimeError`` (a stub copy of the package comes first on
 ``PYTHONPATH``; in the sandbox it is also mounted over the real package,
 whose source is then unreadable). A submission that calls
-``rnnbook.rnn.rnn_step_forward`` therefore earns nothing for that question.
+``rnnbook.nn.rnn.rnn_step_forward`` therefore earns nothing for that question.
 The self-check swaps the same functions for failing stand-ins while the
 student's function runs, wherever the import is written, so it reports the
 points the grader would give, and warns first about every such call. An

@@ -31,12 +31,12 @@ __all__ = ["check", "run_check", "uses_reference", "blocked_for", "given_functio
 #: Functions that are not available inside a grading kernel, by module:
 #: "*" means every function and class of the module.
 BLOCKED = {
-    "rnnbook.rnn": "*",
-    "rnnbook.lstm": "*",
-    "rnnbook.gru": "*",
+    "rnnbook.nn.rnn": "*",
+    "rnnbook.nn.lstm": "*",
+    "rnnbook.nn.gru": "*",
     "rnnbook.grading.references": "*",
-    "rnnbook.optim": ("clip_grad_norm", "grad_norm"),
-    "rnnbook.activations": ("softmax", "log_softmax"),
+    "rnnbook.train.optim": ("clip_grad_norm", "grad_norm"),
+    "rnnbook.nn.activations": ("softmax", "log_softmax"),
 }
 
 
@@ -119,6 +119,26 @@ def _code_objects(code):
             yield from _code_objects(const)
 
 
+def _library_modules_under(mod, depth: int = 3) -> list:
+    """``mod`` and the library modules reachable from it as attributes.
+
+    A reference may be reached through a subpackage, e.g.
+    ``rnnbook.nn.rnn.rnn_forward`` or ``nn.softmax``, so the walk goes a few
+    levels down (the library is never nested deeper).
+    """
+    found, frontier = {id(mod): mod}, [mod]
+    for _ in range(depth):
+        nxt = []
+        for m in frontier:
+            for v in vars(m).values():
+                if (isinstance(v, types.ModuleType) and id(v) not in found
+                        and v.__name__.startswith("rnnbook")):
+                    found[id(v)] = v
+                    nxt.append(v)
+        frontier = nxt
+    return list(found.values())
+
+
 def _code_facts(code) -> tuple[set, set, list]:
     """(names used, string constants, imports) of ``code`` and the code nested in it.
 
@@ -184,6 +204,10 @@ def uses_reference(fn, exercise: str | None = None) -> list[str]:
             if obj is not None and id(obj) in objects:
                 found.append(objects[id(obj)])
     mentioned |= {s for s in strings if s in modules}
+    # Through a subpackage too: ``nn.rnn.rnn_forward``, ``nn.softmax``.
+    for name in list(mentioned):
+        if sys.modules.get(name) is not None:
+            mentioned |= {m.__name__ for m in _library_modules_under(sys.modules[name])}
     for mod_name in mentioned:
         for attr in modules.get(mod_name, ()):
             if attr in used:
