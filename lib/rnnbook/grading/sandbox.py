@@ -446,7 +446,7 @@ class Sandbox:
             f"assert not os.path.exists({str(self.tmp / 'probe' / 'root')!r}), 'tmp visible'\n"
             "try:\n    r.rnn_forward()\nexcept RuntimeError:\n    pass\n"
             "else:\n    raise SystemExit('reference visible')\n"
-            f"src = open({str(PACKAGE_DIR / 'rnn.py')!r}).read()\n"
+            f"src = open({str(PACKAGE_DIR / 'nn' / 'rnn.py')!r}).read()\n"
             "assert 'tanh(x @ Wx' not in src, 'source visible'\n"
             "try:\n    open('/etc/rnnbook-probe', 'w')\nexcept OSError:\n    pass\n"
             "else:\n    raise SystemExit('root file system writable')\n"
