@@ -1,14 +1,23 @@
 """``rnnbook-grade``: grade notebooks from the command line.
 
-    rnnbook-grade SUBMISSION.ipynb... [--json FILE] [--csv FILE]
+    rnnbook-grade SUBMISSION... [--json FILE] [--csv FILE]
                   [--jobs N] [--cell-timeout S] [--total-timeout S]
                   [--sandbox auto|on|off] [--hide DIR]... [--quiet]
+                  [--exercise ID] [--roster FILE] [--deadline TIME]
+                  [--late-penalty PCT] [--late-cutoff DAYS] [--feedback DIR]
                   [--cpu S] [--memory MB] [--processes N] [--file-size MB]
-                  [--output-size MB] [--shard K/N] [--similarity REPORT.json]
-    rnnbook-grade merge PART.json... [--json FILE] [--csv FILE]
+                  [--output-size MB] [--limits auto|rlimits]
+                  [--shard K/N] [--similarity REPORT.json]
+    rnnbook-grade merge PART.json... [--json FILE] [--csv FILE] [--root DIR]...
+                  [course options as above]
 
-A folder given as SUBMISSION stands for the notebooks in it. The table of
-results goes to standard output, progress to standard error. The exit
+A folder given as SUBMISSION stands for every file below it, in
+per-student subfolders too (the layout LMS downloads use); a file that
+is not a notebook is graded as "not a notebook", never skipped in
+silence. The table of results goes to standard output, progress to
+standard error. ``--csv`` writes one gradebook per exercise (see
+:mod:`rnnbook.grading.course`), ``--feedback`` one page per submission
+(:mod:`rnnbook.grading.feedback`). The exit
 status is 0 when every submission was graded (whatever the scores, and
 also when some were reported as broken), 2 for a usage error such as a
 path that does not exist, and 130 when interrupted.
@@ -25,9 +34,21 @@ import time
 from pathlib import Path
 
 from .limits import Limits
-from .report import merge_reports, to_csv, to_json, to_table, write_atomic
+from .report import merge_reports, to_json, to_table, write_atomic, write_gradebooks
 
 __all__ = ["main"]
+
+
+def _folder_files(folder: Path) -> list[str]:
+    """Every file below ``folder``, except hidden ones and Jupyter's checkpoints."""
+    found = []
+    for q in sorted(folder.rglob("*")):
+        rel = q.relative_to(folder).parts
+        if any(part.startswith(".") for part in rel):
+            continue
+        if q.is_file():
+            found.append(str(q))
+    return found
 
 
 def _expand(paths, parser) -> list[str]:
@@ -35,9 +56,9 @@ def _expand(paths, parser) -> list[str]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            found = sorted(str(q) for q in path.glob("*.ipynb") if q.is_file())
+            found = _folder_files(path)
             if not found:
-                parser.error(f"no .ipynb files in the folder {p}")
+                parser.error(f"no files in the folder {p}")
             out += found
         elif path.exists():
             out.append(p)
@@ -129,16 +150,28 @@ def _add_batch_arguments(parser) -> None:
 
 
 def merge_main(argv) -> int:
-    """``rnnbook-grade merge PART.json...``: join the reports of the shards."""
+    """``rnnbook-grade merge PART.json...``: join the reports of the shards.
+
+    The gradebooks are built from the joined report exactly as a run on one
+    machine builds them, so the course options (roster, deadline, ...) are
+    given here, and ``--root`` names the folders that were graded (the
+    SUBMISSION folders of the shard runs).
+    """
     parser = argparse.ArgumentParser(
         prog="rnnbook-grade merge",
         description="Join the JSON reports of a run split with --shard into one report "
-                    "and gradebook, sorted by submission like a run on one machine.")
+                    "and the gradebooks a run on one machine would write.")
     parser.add_argument("parts", nargs="+", metavar="PART.json")
     parser.add_argument("--json", metavar="FILE", help="write the joined JSON report to FILE")
-    parser.add_argument("--csv", metavar="FILE", help="write the joined CSV gradebook to FILE")
+    parser.add_argument("--csv", metavar="FILE", help="write the gradebooks to FILE "
+                                                       "(one per exercise, as when grading)")
+    parser.add_argument("--root", action="append", default=[], metavar="DIR",
+                        help="a folder the shards graded (repeatable), for matching files "
+                             "to students")
     parser.add_argument("--quiet", "-q", action="store_true", help="no table")
+    _add_course_arguments(parser)
     args = parser.parse_args(argv)
+    course = _course_options(args, parser)
     parts = []
     for p in args.parts:
         try:
@@ -149,12 +182,12 @@ def merge_main(argv) -> int:
         reports = merge_reports(parts)
     except ValueError as exc:
         parser.error(str(exc))
-    if args.json:
-        write_atomic(args.json, to_json(reports))
-    if args.csv:
-        write_atomic(args.csv, to_csv(reports))
+    for out in (args.json, args.csv, args.feedback):
+        if out and not Path(out).resolve().parent.is_dir():
+            parser.error(f"cannot write {out}: its folder does not exist")
+    args.submissions = args.root
+    _write_reports(args, course, reports, None)
     if not args.quiet:
-        sys.stdout.write(to_table(reports))
         print(f"\n{len(reports)} report(s) from {len(parts)} part(s)", file=sys.stderr)
     return 0
 
@@ -195,6 +228,7 @@ def _build_parser() -> argparse.ArgumentParser:
                              "solutions (repeatable)")
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress and no table; only the files")
+    _add_course_arguments(parser)
     _add_limit_arguments(parser)
     _add_batch_arguments(parser)
     return parser
@@ -207,7 +241,7 @@ def _check_args(args, parser) -> None:
         parser.error("timeouts must be positive")
     if args.similarity_threshold is not None and not 0 <= args.similarity_threshold <= 1:
         parser.error("--similarity-threshold must be between 0 and 1")
-    for out in (args.json, args.csv, args.similarity):
+    for out in (args.json, args.csv, args.feedback, args.similarity):
         if out and not Path(out).resolve().parent.is_dir():
             parser.error(f"cannot write {out}: its folder does not exist")
 
@@ -226,19 +260,22 @@ def _grade(args, paths, limits, log) -> list[dict]:
             paths, jobs=args.jobs, cell_timeout=args.cell_timeout,
             total_timeout=args.total_timeout, sandbox=args.sandbox, hide=args.hide,
             limits=limits, limit_mode=args.limits, shard=args.shard,
-            progress=_progress_printer(sys.stderr, args.quiet), log=log)
+            progress=_progress_printer(sys.stderr, args.quiet), log=log,
+            exercise=args.exercise)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _write_reports(args, reports, elapsed: float) -> None:
+def _write_reports(args, course, reports, elapsed: float | None) -> None:
+    books = _course_outputs(args, course, reports)
     if args.json:
         write_atomic(args.json, to_json(reports))
-    if args.csv:
-        write_atomic(args.csv, to_csv(reports))
     if not args.quiet:
         sys.stdout.write(to_table(reports))
-        print(f"\n{len(reports)} submission(s) graded in {elapsed:.1f} s", file=sys.stderr)
+        _print_gradebook_summary(books, args)
+        if elapsed is not None:
+            print(f"\n{len(reports)} submission(s) graded in {elapsed:.1f} s",
+                  file=sys.stderr)
 
 
 def main(argv=None) -> int:
@@ -247,6 +284,7 @@ def main(argv=None) -> int:
         return merge_main(argv[1:])
     parser = _build_parser()
     args = parser.parse_args(argv)
+    course = _course_options(args, parser)
     limits = _limits_from_args(args, parser)
     _check_args(args, parser)
     paths = _expand(args.submissions, parser)
@@ -260,8 +298,94 @@ def main(argv=None) -> int:
     except RuntimeError as exc:
         print(f"rnnbook-grade: error: {exc}", file=sys.stderr)
         return 2
-    _write_reports(args, reports, time.monotonic() - start)
+    _write_reports(args, course, reports, time.monotonic() - start)
     return 0
+
+
+# --------------------------------------------------------------------------
+# Course options: exercise override, roster, deadline, feedback files
+# --------------------------------------------------------------------------
+
+def _add_course_arguments(parser) -> None:
+    group = parser.add_argument_group(
+        "course", "the gradebook of a class: who handed in what, deadlines, feedback")
+    group.add_argument("--exercise", metavar="ID",
+                       help="grade every submission as this exercise (for notebooks whose "
+                            "metadata was lost), e.g. 04_lstm")
+    group.add_argument("--roster", metavar="FILE",
+                       help="CSV with student_id, name and optionally submission (file or "
+                            "folder name, or a pattern), submitted_at, login, section, lms_id; "
+                            "the gradebook then has one row per student")
+    group.add_argument("--deadline", metavar="TIME",
+                       help="ISO 8601 time, UTC unless an offset is given "
+                            "(e.g. 2026-03-01T23:59); later submissions lose points")
+    group.add_argument("--late-penalty", type=float, default=10.0, metavar="PCT",
+                       help="percent of the points lost per started day late (default: 10)")
+    group.add_argument("--late-cutoff", type=float, default=7.0, metavar="DAYS",
+                       help="more days late than this score 0 (default: 7)")
+    group.add_argument("--feedback", metavar="DIR",
+                       help="write one HTML and one Markdown feedback page per submission "
+                            "into DIR/<student>/<exercise>.html|.md")
+
+
+def _course_options(args, parser) -> dict:
+    from .course import LatePolicy, RosterError, parse_time, read_roster
+    from .questions import EXERCISES
+
+    if args.exercise is not None and args.exercise not in EXERCISES:
+        parser.error(f"--exercise: unknown exercise {args.exercise!r}; known: "
+                     + ", ".join(EXERCISES))
+    if not 0 <= args.late_penalty <= 100 or args.late_cutoff < 0:
+        parser.error("--late-penalty must be between 0 and 100 and --late-cutoff >= 0")
+    deadline = None
+    if args.deadline:
+        try:
+            deadline = parse_time(args.deadline)
+        except ValueError as exc:
+            parser.error(f"--deadline: {exc}")
+    roster = None
+    if args.roster:
+        try:
+            roster = read_roster(args.roster)
+        except RosterError as exc:
+            parser.error(str(exc))
+    if args.feedback:
+        Path(args.feedback).mkdir(parents=True, exist_ok=True)
+    return {"roster": roster,
+            "policy": LatePolicy(deadline, args.late_penalty, args.late_cutoff)}
+
+
+def _course_outputs(args, course, reports) -> dict:
+    """Build the gradebooks, write the CSV files and the feedback pages."""
+    from .course import gradebooks
+
+    books = gradebooks(reports, roster=course["roster"], roots=[
+        p for p in args.submissions if Path(p).is_dir()], policy=course["policy"],
+        exercise=args.exercise)
+    if course["roster"] is not None:
+        # The JSON report names the student of each graded file.
+        for rows in books.values():
+            for row in rows:
+                if row.report is not None and row.student_id:
+                    row.report["student"] = {"id": row.student_id, "name": row.name,
+                                             "days_late": row.days_late,
+                                             "points": row.points}
+    if args.csv:
+        write_gradebooks(books, args.csv)
+    if args.feedback:
+        from .feedback import write_feedback
+        write_feedback(books, args.feedback)
+    return books
+
+
+def _print_gradebook_summary(books, args) -> None:
+    if args.roster is None and not args.deadline:
+        return
+    for ex, rows in books.items():
+        print(f"\n{ex}: one row per student", file=sys.stdout)
+        for row in rows:
+            who = f"{row.student_id} {row.name}".strip() or row.submission
+            print(f"  {who:<30} {row.points:>6g}/{row.max_score:<4} {row.status}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ and the reports. For each submission it
 from __future__ import annotations
 
 import atexit
+import copy
 import io
 import json
 import os
@@ -46,6 +47,7 @@ from . import _harness
 from .limits import LimitHit, Limits, kernel_uid, kill_tree, make_container, remove_stale_cgroups
 from .questions import EXERCISES, failed_question, score_question
 from .sandbox import PACKAGE_DIR, FileGuard, Sandbox, build_stub_package
+from .selfcheck import given_functions
 
 __all__ = ["grade_submissions", "read_submission", "select_shard", "Submission",
            "GradingError", "Limits"]
@@ -81,9 +83,19 @@ class Submission:
     error: str | None = None
 
 
-def read_submission(path) -> Submission:
-    """Read a notebook file; never raises for a bad file (``error`` says why)."""
+def read_submission(path, exercise: str | None = None) -> Submission:
+    """Read a notebook file; never raises for a bad file (``error`` says why).
+
+    ``exercise`` names the exercise when the notebook's metadata lost it
+    (and overrides the metadata when it has one).
+    """
     sub = Submission(str(path))
+    if exercise is not None and exercise not in EXERCISES:
+        sub.error = f"unknown exercise {_harness.clean_text(exercise, 80)!r}"
+        return sub
+    # With the exercise given, even a file that is no notebook is reported
+    # against that exercise (and its maximum score).
+    sub.exercise = exercise
     try:
         p = Path(path)
         if not p.is_file():
@@ -100,6 +112,9 @@ def read_submission(path) -> Submission:
     try:
         nb = json.loads(text)
     except ValueError as exc:
+        if Path(path).suffix != ".ipynb":
+            sub.error = f"not a notebook: a {Path(path).suffix or 'plain'} file, not .ipynb"
+            return sub
         sub.error = f"not a notebook: invalid JSON ({str(exc).splitlines()[0][:120]})"
         return sub
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
@@ -107,10 +122,12 @@ def read_submission(path) -> Submission:
         return sub
     meta = nb.get("metadata")
     info = meta.get("rnnbook") if isinstance(meta, dict) else None
-    exercise = info.get("exercise") if isinstance(info, dict) else None
+    if exercise is None:
+        exercise = info.get("exercise") if isinstance(info, dict) else None
     if not isinstance(exercise, str):
         sub.error = ("the notebook has no exercise id in its metadata "
-                     "(metadata.rnnbook.exercise); start from the file in exercises/")
+                     "(metadata.rnnbook.exercise); start from the file in exercises/, "
+                     "or grade it with --exercise ID")
         return sub
     sub.exercise = _harness.clean_text(exercise, 80)
     if exercise not in EXERCISES:
@@ -278,8 +295,9 @@ class _Shell:
 class Kernel:
     """An ipykernel in its own directory, process group, cgroup and (maybe) namespaces."""
 
-    def __init__(self, grader: "Grader", kdir: Path):
+    def __init__(self, grader: "Grader", kdir: Path, exercise: str | None = None):
         self.grader = grader
+        self.exercise = exercise
         self.kdir = kdir
         self.workdir = kdir / "work"
         self.workdir.mkdir(parents=True)
@@ -309,7 +327,7 @@ class Kernel:
             fname=str(self.workdir / ".kernel.json"), ip=str(self.workdir / "ipc"),
             transport="ipc", key=secrets.token_hex(32).encode())
         self._copy_font_cache()
-        sandbox = self.grader.sandbox
+        sandbox = self.grader.sandbox_for(self.exercise)
         env = sandbox.kernel_env(self.workdir, self.token)
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", cf,
                 "--HistoryManager.enabled=False", "--IPKernelApp.quiet=True"]
@@ -650,6 +668,10 @@ def _sanitize_meta(meta: dict) -> dict:
     text = lambda v, n=200: _harness.clean_text(v, n) if isinstance(v, str) else ""
     out = {"status": text(meta.get("status"), 20), "missing": text(meta.get("missing"), 80),
            "cases": []}
+    params = meta.get("params")
+    if isinstance(params, dict):
+        out["params"] = {text(k, 80): [text(p, 40) for p in v[:12]]
+                         for k, v in list(params.items())[:4] if isinstance(v, list)}
     for case in meta.get("cases", [])[:50]:
         if not isinstance(case, dict):
             out["cases"].append({"status": "bad"})
@@ -723,6 +745,23 @@ class Grader:
         self.font_cache = self._find_font_cache()
         self._counter = 0
         self._lock = threading.Lock()
+        self._exercise_sandboxes: dict[str, Sandbox] = {}
+
+    def sandbox_for(self, exercise: str | None) -> Sandbox:
+        """The sandbox whose library copy suits ``exercise``.
+
+        An exercise given a graded function of another one (a forward pass
+        for its backward) gets a library copy in which that function works.
+        """
+        if not given_functions(exercise):
+            return self.sandbox
+        with self._lock:
+            if exercise not in self._exercise_sandboxes:
+                stub = build_stub_package(self.tmp / f"stub-{exercise}", exercise)
+                box = copy.copy(self.sandbox)
+                box.stub_path = stub
+                self._exercise_sandboxes[exercise] = box
+            return self._exercise_sandboxes[exercise]
 
     @staticmethod
     def _find_font_cache() -> Path | None:
@@ -747,7 +786,7 @@ class Grader:
         start = time.monotonic()
         deadline = start + self.total_timeout
         kdir = self._new_kdir()
-        kernel = Kernel(self, kdir)
+        kernel = Kernel(self, kdir, sub.exercise)
         collected, cell_errors = {}, []
         fatal = None
         try:
@@ -768,6 +807,7 @@ class Grader:
             shutil.rmtree(kdir, ignore_errors=True)
         if fatal is not None:
             return _error_report(sub, fatal)
+        notes = list(cell_errors)
         results = []
         for question in questions:
             outcome = collected[question.name]
@@ -783,7 +823,9 @@ class Grader:
             if meta.get("status") == "missing" and cell_errors:
                 result.feedback += " (" + "; ".join(cell_errors[:3]) + ")"
             results.append(result)
-        return _report(sub, results, None)
+        report = _report(sub, results, None)
+        report["notes"] = notes
+        return report
 
     def _run_cells(self, kernel, sub, deadline, cell_errors) -> str | None:
         """Run the notebook's code cells; return a reason when a limit stopped them."""
@@ -799,6 +841,9 @@ class Grader:
                 cell_errors.append(f"code cell {i + 1}: "
                                    f"{_describe_stop(reply, self.cell_timeout)}")
             if kernel.broken is not None or time.monotonic() > deadline:
+                if i + 1 < len(sub.cells):
+                    cell_errors.append(f"code cells {i + 2} to {len(sub.cells)} "
+                                       f"did not run")
                 break
         return None
 
@@ -893,6 +938,7 @@ def _report(sub: Submission, results, error) -> dict:
         "max_score": sum(q["max_score"] for q in questions),
         "error": error,
         "questions": questions,
+        "notes": [],
     }
 
 
@@ -919,7 +965,8 @@ def select_shard(paths, shard: tuple[int, int] | None) -> list[str]:
     given the same folder, splits it the same way and the shards together
     hold every submission exactly once.
     """
-    paths = sorted(str(p) for p in paths)
+    # The order of a folder given on the command line (path components).
+    paths = sorted((str(p) for p in paths), key=lambda p: Path(p).parts)
     if shard is None:
         return paths
     k, n = shard
@@ -1011,7 +1058,7 @@ def _log_confinement(grader: Grader, log) -> None:
 def grade_submissions(paths, *, jobs=2, cell_timeout=30.0, total_timeout=300.0,
                       sandbox="auto", hide=(), protect=(), limits: Limits | None = None,
                       memory_mb=None, limit_mode="auto", shard=None,
-                      progress=None, log=None) -> list[dict]:
+                      progress=None, log=None, exercise=None) -> list[dict]:
     """Grade notebooks and return one report dict per submission, in input order.
 
     Args:
@@ -1035,11 +1082,14 @@ def grade_submissions(paths, *, jobs=2, cell_timeout=30.0, total_timeout=300.0,
             each submission, or None.
         log: callable taking one line of text about the run (whether the
             kernels are confined, which limits hold), or None.
+        exercise: the exercise id of every submission, for notebooks whose
+            metadata lost it; None reads it from each notebook.
 
     Returns:
         A list of dicts with keys ``submission``, ``exercise``, ``score``,
-        ``max_score``, ``error`` and ``questions`` (each with ``name``,
-        ``score``, ``max_score``, ``feedback``).
+        ``max_score``, ``error``, ``questions`` (each with ``name``,
+        ``score``, ``max_score``, ``feedback``) and ``notes`` (top-level
+        cells that raised or timed out, in words).
     """
     paths = [str(p) for p in paths]
     if shard is not None:
@@ -1050,7 +1100,7 @@ def grade_submissions(paths, *, jobs=2, cell_timeout=30.0, total_timeout=300.0,
         limits = replace(limits, memory_mb=memory_mb)
     # Every submission is read before any kernel starts, so no notebook can
     # change another one on disk before it is graded.
-    subs = [read_submission(p) for p in paths]
+    subs = [read_submission(p, exercise) for p in paths]
     hide = list(hide) + sorted({os.path.dirname(os.path.abspath(p)) for p in paths})
     grader = Grader(cell_timeout=cell_timeout, total_timeout=total_timeout, sandbox=sandbox,
                     hide=hide, protect=protect, limits=limits, limit_mode=limit_mode)
