@@ -26,18 +26,20 @@ ROOT = Path(__file__).resolve().parent.parent
 STUB = "    # YOUR CODE HERE\n    raise NotImplementedError()"
 
 COMPACT_STEP = """
-x, h_prev, Wx, Wh, h = cache
-local = dh * (1.0 - np.square(h))
-return (local @ Wx.T, local @ Wh.T, x.T @ local, h_prev.T @ local, local.sum(0))
+local = dh * (1.0 - np.square(cache.h))
+return (local @ cache.Wx.T, local @ cache.Wh.T, cache.x.T @ local,
+        cache.h_prev.T @ local, local.sum(0))
 """
 
 COMPACT_SEQUENCE = """
-steps = len(cache)
+steps = dh.shape[1]
 grads_x = []
 carry = np.zeros_like(dh[:, 0])
 total = None
 for t in range(steps - 1, -1, -1):
-    gx, carry, gWx, gWh, gb = rnn_step_backward(dh[:, t] + carry, cache[t])
+    before = cache.h[:, t - 1] if t > 0 else cache.h0
+    one = RNNStepCache(cache.x[:, t], before, cache.Wx, cache.Wh, cache.h[:, t])
+    gx, carry, gWx, gWh, gb = rnn_step_backward(dh[:, t] + carry, one)
     grads_x.append(gx)
     if total is None:
         total = [gWx, gWh, gb]
@@ -48,29 +50,26 @@ return (dx, carry, *total)
 """
 
 VECTOR_STEP = """
-x_t, h_before, W_input, W_hidden, h_t = cache
 g = dh.copy()
-g *= 1 - h_t * h_t
-d_input = np.dot(g, W_input.T)
-d_before = np.dot(g, W_hidden.T)
-dW_input = np.einsum("nd,nh->dh", x_t, g)
-dW_hidden = np.einsum("ni,nh->ih", h_before, g)
+g *= 1 - cache.h * cache.h
+d_input = np.dot(g, cache.Wx.T)
+d_before = np.dot(g, cache.Wh.T)
+dW_input = np.einsum("nd,nh->dh", cache.x, g)
+dW_hidden = np.einsum("ni,nh->ih", cache.h_prev, g)
 return d_input, d_before, dW_input, dW_hidden, g.sum(axis=0)
 """
 
 VECTOR_SEQUENCE = """
-xs = np.stack([c[0] for c in cache], axis=1)
-prevs = np.stack([c[1] for c in cache], axis=1)
-hs = np.stack([c[4] for c in cache], axis=1)
-W_input, W_hidden = cache[0][2], cache[0][3]
+xs, hs = cache.x, cache.h
+prevs = np.concatenate([cache.h0[:, None], hs[:, :-1]], axis=1)
 g = np.zeros_like(dh)
 running = np.zeros_like(dh[:, 0])
 t = xs.shape[1] - 1
 while t >= 0:
     g[:, t] = (dh[:, t] + running) * (1 - hs[:, t] ** 2)
-    running = g[:, t] @ W_hidden.T
+    running = g[:, t] @ cache.Wh.T
     t -= 1
-dx = g @ W_input.T
+dx = g @ cache.Wx.T
 dW_input = np.einsum("ntd,nth->dh", xs, g)
 dW_hidden = np.einsum("nti,nth->ih", prevs, g)
 return dx, running, dW_input, dW_hidden, g.sum(axis=(0, 1))
@@ -78,7 +77,8 @@ return dx, running, dW_input, dW_hidden, g.sum(axis=(0, 1))
 
 RENAMES = {"local": "upstream", "grads_x": "input_grads", "carry": "back",
            "total": "sums", "steps": "length", "gx": "gi", "gWx": "gA", "gWh": "gB",
-           "gb": "gc", "acc": "running", "h_prev": "hp", "Wx": "A", "Wh": "B"}
+           "gb": "gc", "acc": "running", "before": "previous", "one": "piece",
+           "cache": "memo"}
 
 
 def _body(code: str) -> str:
@@ -109,8 +109,9 @@ def renamed_and_reordered():
         return code
     nb = copy.deepcopy(_exercise())
     step_cell, seq_cell = _cell(nb, "rnn_step_backward"), _cell(nb, "rnn_backward")
-    step_src = step_cell.source.replace(STUB, _body(rename(COMPACT_STEP)))
-    seq_src = seq_cell.source.replace(STUB, _body(rename(COMPACT_SEQUENCE)))
+    # The parameters are renamed too (the signature is part of the cell).
+    step_src = rename(step_cell.source.replace(STUB, _body(COMPACT_STEP)))
+    seq_src = rename(seq_cell.source.replace(STUB, _body(COMPACT_SEQUENCE)))
     step_cell.source = seq_src + "\n\n\n" + step_src
     seq_cell.source = "# both functions are defined above"
     return nb
