@@ -112,7 +112,8 @@ def main(argv=None) -> int:
         expected = make_submissions(folder)
         report = Path(tmp) / "report.json"
         cmd = [sys.executable, "-m", "rnnbook.grading.cli", str(folder), "--jobs",
-               str(args.jobs), "--sandbox", args.sandbox, "--limits", args.limits, "--json", str(report), "--quiet"]
+               str(args.jobs), "--sandbox", args.sandbox, "--limits", args.limits,
+               "--json", str(report), "--quiet"]
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
         if args.limits == "auto":
             cmd.remove("--limits")

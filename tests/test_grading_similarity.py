@@ -174,7 +174,8 @@ def test_closeness_to_the_reference_solution_is_flagged(result):
 
 
 def test_the_given_code_is_not_compared():
-    given = ["def f(x):\n    \"\"\"Doc.\"\"\"\n    # YOUR CODE HERE\n    raise NotImplementedError()"]
+    given = ['def f(x):\n    """Doc."""\n    # YOUR CODE HERE\n'
+             '    raise NotImplementedError()']
     mine = ["def f(x):\n    \"\"\"Doc.\"\"\"\n    return x + 1"]
     assert own_code(mine, given).strip() == "return x + 1"
     # An untouched notebook has nothing of its own, so it matches nothing.

@@ -225,9 +225,10 @@ def _descendants(root: int) -> list[int]:
         try:
             with open(f"/proc/{entry}/stat", "rb") as fh:
                 data = fh.read().decode(errors="replace")
-        except OSError:
+            ppid = int(data[data.rfind(")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            # Gone between the listing and the read (its stat is then empty).
             continue
-        ppid = int(data[data.rfind(")") + 2:].split()[1])
         children.setdefault(ppid, []).append(int(entry))
     out, todo = [], [root]
     while todo:
@@ -241,7 +242,10 @@ def _kill_descendants() -> None:
     """Stop and kill every process below this one, reaping them, until none is left."""
     me = os.getpid()
     for _ in range(200):
-        pids = _descendants(me)
+        try:
+            pids = _descendants(me)
+        except Exception:  # noqa: BLE001 - never leave without trying again
+            continue
         if not pids:
             return
         for sig in (signal.SIGSTOP, signal.SIGKILL):

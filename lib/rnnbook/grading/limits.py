@@ -131,7 +131,7 @@ def descendants(root: int) -> list[int]:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             fields = _stat_fields(int(entry))
-            if fields:
+            if fields and len(fields) > 1 and fields[1].isdigit():
                 children.setdefault(int(fields[1]), []).append(int(entry))
     out, todo = [], [root]
     while todo:
