@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnbook.gradcheck import numerical_gradient, rel_error
-from rnnbook.tagger import (init_tagger, tagger_accuracy, tagger_layers, tagger_logits,
+from rnnbook.models import (init_tagger, tagger_accuracy, tagger_layers, tagger_logits,
                             tagger_loss_and_grads)
+from rnnbook.train import numerical_gradient, rel_error
 
 CELLS = ["rnn", "lstm", "gru"]
 V, C = 5, 3

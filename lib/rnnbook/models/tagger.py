@@ -15,7 +15,7 @@ step t may use the whole sequence. One-hot inputs make the first layer's
 chapters.
 
 Parameters live in one flat dict, so that the optimisers of
-:mod:`rnnbook.optim` can update them: ``"l0.Wx"``, ``"l0.Wh"``, ... for a
+:mod:`rnnbook.train` can update them: ``"l0.Wx"``, ``"l0.Wh"``, ... for a
 one-directional layer 0, ``"l0.fwd.Wx"`` and ``"l0.bwd.Wx"``, ... for a
 bidirectional one, and ``"Wy"`` (Hout, C), ``"by"`` (C,) for the readout.
 The depth and the direction are read off the keys.
@@ -27,12 +27,11 @@ import re
 
 import numpy as np
 
-from rnnbook import init as _init
-from rnnbook._checks import Shapes
-from rnnbook.layers import (softmax_cross_entropy, temporal_affine_backward,
-                            temporal_affine_forward)
-from rnnbook.models import CELLS as _CELL_KEYS
-from rnnbook.models import length_mask, stacked_backward, stacked_forward
+from rnnbook.checks import Shapes
+from rnnbook.nn import CELLS as _CELL_KEYS
+from rnnbook.nn import (init_affine, init_gru, init_lstm, init_rnn, length_mask,
+                        softmax_cross_entropy, stacked_backward, stacked_forward,
+                        temporal_affine_backward, temporal_affine_forward)
 
 __all__ = [
     "init_tagger",
@@ -42,7 +41,7 @@ __all__ = [
     "tagger_accuracy",
 ]
 
-_INIT = {"rnn": _init.init_rnn, "lstm": _init.init_lstm, "gru": _init.init_gru}
+_INIT = {"rnn": init_rnn, "lstm": init_lstm, "gru": init_gru}
 _KEY = re.compile(r"^l(\d+)\.(?:(fwd|bwd)\.)?(\w+)$")
 
 
@@ -62,7 +61,7 @@ def init_tagger(cell, V: int, H: int, C: int, rng, num_layers: int = 1,
                 bidirectional: bool = False, dtype=np.float64) -> dict[str, np.ndarray]:
     """Fresh parameters of a per-step classifier.
 
-    Each cell comes from its recipe in :mod:`rnnbook.init` (Xavier input
+    Each cell comes from its recipe in :mod:`rnnbook.nn.init` (Xavier input
     weights, orthogonal recurrent blocks, the LSTM's forget bias at 1); the
     readout is Xavier with a zero bias.
 
@@ -81,6 +80,8 @@ def init_tagger(cell, V: int, H: int, C: int, rng, num_layers: int = 1,
             (or ``"l{l}.fwd.<name>"`` and ``"l{l}.bwd.<name>"``), layer 0's
             ``Wx`` with V rows and the others' with H (or 2H) rows; ``"Wy"``
             (H or 2H, C) and ``"by"`` (C,).
+
+    Taught in: Chapter 6, deep and bidirectional networks.
     """
     cell = _check_cell(cell)
     V, H, C = _positive("V", V), _positive("H", H), _positive("C", C)
@@ -93,7 +94,7 @@ def init_tagger(cell, V: int, H: int, C: int, rng, num_layers: int = 1,
             prefix = f"l{layer}." + (f"{direction}." if direction else "")
             for name, value in _INIT[cell](D, H, rng, dtype=dtype).items():
                 params[prefix + name] = value
-    readout = _init.init_affine(width, C, rng, dtype=dtype)
+    readout = init_affine(width, C, rng, dtype=dtype)
     params["Wy"], params["by"] = readout["W"], readout["b"]
     return params
 
@@ -109,6 +110,8 @@ def tagger_layers(cell, params) -> tuple[list, bool]:
         layers: list, bottom first, of parameter dicts (or of
             ``(params_fwd, params_bwd)`` pairs when bidirectional).
         bidirectional: whether the layers are bidirectional.
+
+    Taught in: Chapter 6, deep and bidirectional networks.
     """
     cell = _check_cell(cell)
     if not isinstance(params, dict):
@@ -205,6 +208,8 @@ def tagger_logits(cell, params, x, lengths=None) -> np.ndarray:
     Returns:
         logits: (N, T, C); at padded steps they equal ``by`` (the recurrent
             states there are zero) and mean nothing.
+
+    Taught in: Chapter 6, deep and bidirectional networks.
     """
     return _forward(cell, params, x, lengths)[0]
 
@@ -222,6 +227,8 @@ def tagger_loss_and_grads(cell, params, x, y, lengths=None) -> tuple[float, dict
     Returns:
         loss: Python float, nats per real step.
         grads: dict with the keys and shapes of ``params``.
+
+    Taught in: Chapter 6, deep and bidirectional networks.
     """
     logits, mask, stack_cache, out_cache = _forward(cell, params, x, lengths)
     y = Shapes(N=mask.shape[0], T=mask.shape[1]).check("y", y, ("N", "T"), dtype="int")
@@ -250,6 +257,8 @@ def tagger_accuracy(cell, params, x, y, lengths=None) -> float:
 
     Returns:
         accuracy: Python float in [0, 1].
+
+    Taught in: Chapter 6, deep and bidirectional networks.
     """
     logits, mask, _, _ = _forward(cell, params, x, lengths)
     y = Shapes(N=mask.shape[0], T=mask.shape[1]).check("y", y, ("N", "T"), dtype="int")
