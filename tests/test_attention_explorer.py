@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from rnnbook.attention_explorer import (attention_explorer, attention_table,  # noqa: E402
+from rnnbook.book import (attention_explorer, attention_table,  # noqa: E402
                                         draw_attention_step, draw_attention_table)
 
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from rnnbook.data import encode_pairs
-from rnnbook.digit_copy import digit_copy_pairs, digit_vocab
+from rnnbook.datasets import encode_pairs
+from rnnbook.datasets import digit_copy_pairs, digit_vocab
 
 
 def test_lengths_and_identity():

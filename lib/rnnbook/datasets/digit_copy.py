@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import SeqVocab
+from rnnbook.datasets.vocab import SeqVocab
 
 __all__ = ["DIGITS", "digit_vocab", "digit_copy_pairs"]
 
@@ -28,7 +28,7 @@ def digit_vocab() -> SeqVocab:
     Taught in chapter 7. The same vocabulary serves the source and the target.
 
     Returns:
-        vocab: a :class:`rnnbook.data.SeqVocab` of size 13.
+        vocab: a :class:`rnnbook.datasets.vocab.SeqVocab` of size 13.
     """
     return SeqVocab([DIGITS])
 

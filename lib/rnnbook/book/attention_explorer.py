@@ -64,7 +64,7 @@ def attention_table(sources, outputs, weights) -> AttentionTable:
         outputs: list of N decoded strings (EOS excluded).
         weights: array (N, L, S) with L >= every output length and S >=
             every source length, e.g. ``Decoded.attention`` of
-            :meth:`rnnbook.seq2seq.Seq2Seq.greedy_decode`; the rows of each
+            :meth:`rnnbook.nn.seq2seq.Seq2Seq.greedy_decode`; the rows of each
             example are cut to its output and source lengths.
 
     Returns:
