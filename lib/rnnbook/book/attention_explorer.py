@@ -25,6 +25,8 @@ __all__ = ["AttentionTable", "attention_table", "draw_attention_table",
 class AttentionTable:
     """Attention weights of a few decoded examples.
 
+    Taught in chapter 8.
+
     Attributes:
         sources: list of N input strings (one character per key).
         outputs: list of N output strings (one character per output step,
@@ -58,6 +60,8 @@ class AttentionTable:
 
 def attention_table(sources, outputs, weights) -> AttentionTable:
     """Check and pack decoded attention weights into an :class:`AttentionTable`.
+
+    Taught in chapter 8.
 
     Args:
         sources: list of N input strings.
@@ -99,6 +103,8 @@ def _heatmap(ax, src, out, w, *, highlight=None, cmap="Blues"):
 def draw_attention_table(table: AttentionTable, axes=None, *, ncols: int = 2):
     """One heatmap per example: output characters down, input characters across.
 
+    Taught in chapter 8.
+
     Args:
         table: an :class:`AttentionTable`.
         axes: sequence of at least ``len(table)`` matplotlib axes; None
@@ -126,6 +132,8 @@ def draw_attention_table(table: AttentionTable, axes=None, *, ncols: int = 2):
 
 def draw_attention_step(table: AttentionTable, example: int, step: int, axes=None):
     """The weights of one output step as bars, next to the example's heatmap.
+
+    Taught in chapter 8.
 
     Args:
         table: an :class:`AttentionTable`.
@@ -159,6 +167,8 @@ def draw_attention_step(table: AttentionTable, example: int, step: int, axes=Non
 
 def attention_explorer(table: AttentionTable, *, example: int = 0, step: int = 0):
     """A dropdown for the example and a slider for the output step, over a fixed table.
+
+    Taught in chapter 8.
 
     Args:
         table: an :class:`AttentionTable` (precomputed; the model is not needed).
