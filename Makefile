@@ -23,7 +23,7 @@ help:
 	@echo "make test    set up .venv and run every test (library, notebooks, site)"
 	@echo "make serve   serve the built site on http://127.0.0.1:$(PORT)"
 	@echo "make lab     open the notebooks in JupyterLab"
-	@echo "make bench   time the LSTM against a per-step version (and PyTorch if installed)"
+	@echo "make bench   time the RNN, LSTM and GRU kernels against the readable loops and PyTorch"
 	@echo "make exercises  regenerate exercises/ from solutions/"
 	@echo "make grade SUBMISSIONS=\"folder/*.ipynb\"  grade notebooks into grades.json and grades.csv"
 	@echo "make clean   remove the build and the virtual environment"
@@ -66,7 +66,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab book
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/lstm_benchmark.py
+	$(BIN)/python benchmarks/cell_benchmark.py
 
 # The student notebooks are generated from the solutions, never edited by hand.
 exercises: $(STAMP)

@@ -26,6 +26,7 @@ BLOCKED = {
     "rnnbook.nn.rnn": "*",
     "rnnbook.nn.lstm": "*",
     "rnnbook.nn.gru": "*",
+    "rnnbook.nn.kernels": "*",
     "rnnbook.grading.references": "*",
     "rnnbook.train.optim": ("clip_grad_norm", "grad_norm"),
     "rnnbook.nn.activations": ("softmax", "log_softmax"),
@@ -50,7 +51,7 @@ def _blocked_objects() -> tuple[dict, dict]:
     return objects, modules
 
 
-def _code_names(code, seen=None) -> set:
+def _code_names(code) -> set:
     """Every global or attribute name used by ``code`` and the code nested in it."""
     names = set(code.co_names)
     for const in code.co_consts:
