@@ -78,6 +78,16 @@ class RNNCache:
         """The initial hidden state, (N, H)."""
         return self.steps[0].h_prev
 
+    @property
+    def Wx(self):
+        """Input-to-hidden weights, (D, H)."""
+        return self.steps[0].Wx
+
+    @property
+    def Wh(self):
+        """Hidden-to-hidden weights, (H, H)."""
+        return self.steps[0].Wh
+
 
 def rnn_step_forward(x, h_prev, Wx, Wh, b):
     """One step of the tanh RNN: ``h = tanh(x Wx + h_prev Wh + b)``.
