@@ -341,3 +341,71 @@ def test_live_additive_attention_agrees_with_autograd(masked):
     assert_close("weights", weights, t_weights.detach().numpy())
     for name, ours, theirs in zip(("dq", "dk", "dv", "dWq", "dWk", "dw"), grads, t):
         assert_close(name, ours, theirs.grad.numpy())
+
+
+# -- bidirectional and stacked layers over padded batches ---------------------------
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_live_stacked_layers_over_padded_batches_match_packed_torch(kind, bidirectional):
+    # Our masked layers over a padded batch against PyTorch's layers on the
+    # packed sequences (float64): outputs, input gradients and the gradient
+    # of every weight of every layer and direction.
+    torch = _torch()
+    from rnnbook.nn import get_cell, stacked_backward, stacked_forward
+
+    N, T, D, H, L = 4, 6, 3, 5, 2
+    rng = np.random.default_rng(31 + 2 * ["rnn", "lstm", "gru"].index(kind) + bidirectional)
+    cell = get_cell(kind)
+    dirs = 2 if bidirectional else 1
+
+    def params(d_in):
+        p = cell.init(d_in, H, rng)
+        for k in p:  # non-zero biases too, so that every term is exercised
+            p[k] = p[k] + 0.1 * rng.standard_normal(p[k].shape)
+        return p
+
+    layers = []
+    for l in range(L):
+        d_in = D if l == 0 else dirs * H
+        layers.append((params(d_in), params(d_in)) if bidirectional else params(d_in))
+    lengths = np.array([6, 3, 1, 4])
+    x = rng.standard_normal((N, T, D))
+    dout = rng.standard_normal((N, T, dirs * H))
+    out, cache = stacked_forward(kind, x, layers, lengths, bidirectional=bidirectional)
+    dx, grads = stacked_backward(dout, cache)
+
+    to_torch = {"rnn": interop.rnn_to_torch, "lstm": interop.lstm_to_torch,
+                "gru": interop.gru_to_torch}[kind]
+    module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
+    layer = module(D, H, num_layers=L, batch_first=True, bidirectional=bidirectional,
+                   dtype=torch.float64)
+    state = {}
+    for l, entry in enumerate(layers):
+        for reverse, p in enumerate(entry if bidirectional else (entry,)):
+            state.update(to_torch(*(p[k] for k in cell.param_names), layer=l,
+                                  reverse=bool(reverse)))
+    layer.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    xt = torch.from_numpy(x).requires_grad_()
+    packed = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.from_numpy(lengths),
+                                                     batch_first=True, enforce_sorted=False)
+    out_packed, _ = layer(packed)
+    out_t, _ = torch.nn.utils.rnn.pad_packed_sequence(out_packed, batch_first=True,
+                                                      total_length=T)
+    out_t.backward(torch.from_numpy(dout))
+
+    assert_close("out", out, out_t.detach().numpy())
+    assert_close("dx", dx, xt.grad.numpy())
+    for l, entry in enumerate(grads):
+        for reverse, g in enumerate(entry if bidirectional else (entry,)):
+            suffix = f"_l{l}" + ("_reverse" if reverse else "")
+            theirs = {k: getattr(layer, k + suffix).grad.numpy()
+                      for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+            assert_close(f"dWx{suffix}", g["Wx"], theirs["weight_ih"].T)
+            assert_close(f"dWh{suffix}", g["Wh"], theirs["weight_hh"].T)
+            if kind == "gru":
+                assert_close(f"dbx{suffix}", g["bx"], theirs["bias_ih"])
+                assert_close(f"dbh{suffix}", g["bh"], theirs["bias_hh"])
+            else:  # our single bias stands for both of PyTorch's
+                assert_close(f"db{suffix}", g["b"], theirs["bias_ih"])
+                assert_close(f"db{suffix} (hh)", g["b"], theirs["bias_hh"])

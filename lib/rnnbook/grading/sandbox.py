@@ -4,8 +4,8 @@ Three pieces, used by :mod:`rnnbook.grading.runner`:
 
 * :func:`build_stub_package` copies the installed ``rnnbook`` package and
   replaces the implementations of the graded functions by stubs that raise
-  ``RuntimeError`` (every function and class of ``rnn``, ``lstm``, ``gru``
-  and ``grading.references``; ``clip_grad_norm``/``grad_norm`` of
+  ``RuntimeError`` (every function and class of ``nn.rnn``, ``nn.lstm``,
+  ``nn.gru``, the fast ``nn.kernels`` and ``grading.references``; ``clip_grad_norm``/``grad_norm`` of
   ``optim``; ``softmax``/``log_softmax`` of ``activations``), and
   ``rnnbook.grading`` by a module whose ``check`` only says that
   self-checks are skipped. Kernels find this copy first on ``PYTHONPATH``
