@@ -25,7 +25,8 @@ __all__ = ["AttentionTable", "attention_table", "draw_attention_table",
 class AttentionTable:
     """Attention weights of a few decoded examples.
 
-    Taught in chapter 8.
+    Taught in: Chapter 8, Attention.
+
 
     Attributes:
         sources: list of N input strings (one character per key).
@@ -61,7 +62,8 @@ class AttentionTable:
 def attention_table(sources, outputs, weights) -> AttentionTable:
     """Check and pack decoded attention weights into an :class:`AttentionTable`.
 
-    Taught in chapter 8.
+    Taught in: Chapter 8, Attention.
+
 
     Args:
         sources: list of N input strings.
@@ -103,7 +105,8 @@ def _heatmap(ax, src, out, w, *, highlight=None, cmap="Blues"):
 def draw_attention_table(table: AttentionTable, axes=None, *, ncols: int = 2):
     """One heatmap per example: output characters down, input characters across.
 
-    Taught in chapter 8.
+    Taught in: Chapter 8, Attention.
+
 
     Args:
         table: an :class:`AttentionTable`.
@@ -133,7 +136,8 @@ def draw_attention_table(table: AttentionTable, axes=None, *, ncols: int = 2):
 def draw_attention_step(table: AttentionTable, example: int, step: int, axes=None):
     """The weights of one output step as bars, next to the example's heatmap.
 
-    Taught in chapter 8.
+    Taught in: Chapter 8, Attention.
+
 
     Args:
         table: an :class:`AttentionTable`.
@@ -168,7 +172,8 @@ def draw_attention_step(table: AttentionTable, example: int, step: int, axes=Non
 def attention_explorer(table: AttentionTable, *, example: int = 0, step: int = 0):
     """A dropdown for the example and a slider for the output step, over a fixed table.
 
-    Taught in chapter 8.
+    Taught in: Chapter 8, Attention.
+
 
     Args:
         table: an :class:`AttentionTable` (precomputed; the model is not needed).

@@ -25,7 +25,9 @@ DIGITS = "0123456789"
 def digit_vocab() -> SeqVocab:
     """The vocabulary of :func:`digit_copy_pairs`: PAD, BOS, EOS and the ten digits.
 
-    Taught in chapter 7. The same vocabulary serves the source and the target.
+    Taught in: Chapter 7, Sequence to sequence.
+
+    The same vocabulary serves the source and the target.
 
     Returns:
         vocab: a :class:`rnnbook.datasets.vocab.SeqVocab` of size 13.
@@ -36,7 +38,9 @@ def digit_vocab() -> SeqVocab:
 def digit_copy_pairs(lengths, rng) -> list[tuple[str, str]]:
     """Random digit strings paired with themselves, one pair per requested length.
 
-    Taught in chapters 7 and 8. Every digit is drawn uniformly and
+    Taught in: Chapter 7, Sequence to sequence.
+
+    Used in chapters 7 and 8. Every digit is drawn uniformly and
     independently, so a string of length L cannot be compressed below
     L log2(10) bits.
 
