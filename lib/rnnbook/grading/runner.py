@@ -45,6 +45,7 @@ import numpy as np
 from . import _harness
 from .questions import EXERCISES, failed_question, score_question
 from .sandbox import PACKAGE_DIR, FileGuard, Sandbox, build_stub_package
+from .selfcheck import blocked_for
 
 __all__ = ["grade_submissions", "read_submission", "Submission", "GradingError"]
 
@@ -231,8 +232,9 @@ class _Shell:
 class Kernel:
     """An ipykernel in its own directory, process group and (maybe) namespaces."""
 
-    def __init__(self, grader: "Grader", kdir: Path):
+    def __init__(self, grader: "Grader", kdir: Path, exercise: str | None = None):
         self.grader = grader
+        self.exercise = exercise
         self.kdir = kdir
         self.workdir = kdir / "work"
         self.workdir.mkdir(parents=True)
@@ -257,11 +259,12 @@ class Kernel:
             transport="ipc", key=secrets.token_hex(32).encode())
         self._copy_font_cache()
         sandbox = self.grader.sandbox
-        env = sandbox.kernel_env(self.workdir, self.token)
+        stub = self.grader.stub_for(self.exercise)
+        env = sandbox.kernel_env(self.workdir, self.token, stub)
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", cf,
                 "--HistoryManager.enabled=False", "--IPKernelApp.quiet=True"]
         cmd = sandbox.command(self.workdir, self.kdir / "root", argv, env,
-                              self.kdir / "launch.json")
+                              self.kdir / "launch.json", stub_path=stub)
         with _LIVE_LOCK:
             log = open(self.log_path, "wb")
             try:
@@ -532,6 +535,22 @@ class Grader:
         self.font_cache = self._find_font_cache()
         self._counter = 0
         self._lock = threading.Lock()
+        self._stub = stub
+        self._stubs: dict[str, Path] = {}
+
+    def stub_for(self, exercise: str | None) -> Path:
+        """The stub package for ``exercise``'s kernels, built on first use.
+
+        Most exercises share the one that blocks everything; an exercise
+        that gives part of the blocked code as working code gets its own.
+        """
+        if exercise is None or blocked_for(exercise) == blocked_for(None):
+            return self._stub
+        with self._lock:
+            if exercise not in self._stubs:
+                self._stubs[exercise] = build_stub_package(
+                    self.tmp / f"stub-{secrets.token_hex(4)}", exercise)
+            return self._stubs[exercise]
 
     @staticmethod
     def _find_font_cache() -> Path | None:
@@ -556,7 +575,7 @@ class Grader:
         start = time.monotonic()
         deadline = start + self.total_timeout
         kdir = self._new_kdir()
-        kernel = Kernel(self, kdir)
+        kernel = Kernel(self, kdir, sub.exercise)
         collected, cell_errors = {}, []
         fatal = None
         try:

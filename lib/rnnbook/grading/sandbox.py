@@ -39,7 +39,7 @@ from pathlib import Path
 
 import rnnbook
 
-from .selfcheck import BLOCKED
+from .selfcheck import blocked_for
 
 PACKAGE_DIR = Path(rnnbook.__file__).resolve().parent
 
@@ -114,15 +114,19 @@ def _stub_lines(mod_name: str, funcs, classes) -> list[str]:
     return lines
 
 
-def build_stub_package(dest: Path) -> Path:
+def build_stub_package(dest: Path, exercise: str | None = None) -> Path:
     """Copy the installed package to ``dest/rnnbook`` with the graded code stubbed out.
+
+    With ``exercise``, the modules that exercise gives as working code
+    (:data:`~rnnbook.grading.selfcheck.GIVEN`) stay real; without it,
+    everything in :data:`~rnnbook.grading.selfcheck.BLOCKED` is stubbed.
 
     Returns the directory to put on ``PYTHONPATH`` (``dest``).
     """
     target = dest / "rnnbook"
     shutil.copytree(PACKAGE_DIR, target,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "grading"))
-    for mod_name, names in BLOCKED.items():
+    for mod_name, names in blocked_for(exercise).items():
         if mod_name.startswith("rnnbook.grading"):
             continue
         rel = mod_name.split(".")[1:]
@@ -370,8 +374,9 @@ class Sandbox:
             out.append(h)
         return out
 
-    def _exposures(self, workdir: Path) -> list[list]:
+    def _exposures(self, workdir: Path, stub_path: Path | None = None) -> list[list]:
         """(source, target, writable) bind mounts put back over the hidden directories."""
+        stub_path = self.stub_path if stub_path is None else Path(stub_path)
         out = []
         needed = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
                                                  os.path.dirname(os.path.realpath(sys.executable)))}
@@ -381,8 +386,8 @@ class Sandbox:
                     not any(_is_ancestor(e[0], path) for e in out):
                 out.append([path, path, False])
         # The stub copy goes where the real package is, also when that is not hidden.
-        out.append([str(self.stub_path / "rnnbook"), str(PACKAGE_DIR), False])
-        out.append([str(self.stub_path), str(self.stub_path), False])
+        out.append([str(stub_path / "rnnbook"), str(PACKAGE_DIR), False])
+        out.append([str(stub_path), str(stub_path), False])
         out.append([str(workdir), str(workdir), True])
         return out
 
@@ -402,8 +407,13 @@ class Sandbox:
         return cmd
 
     def command(self, workdir: Path, root: Path, argv: list[str], env: dict,
-                config_path: Path, probe: bool = False, sandboxed: bool | None = None) -> list[str]:
-        """Write the launcher configuration and return the command to run."""
+                config_path: Path, probe: bool = False, sandboxed: bool | None = None,
+                stub_path: Path | None = None) -> list[str]:
+        """Write the launcher configuration and return the command to run.
+
+        ``stub_path`` is the stub package this kernel gets (default: the
+        one given at construction, which blocks everything).
+        """
         sandboxed = self.enabled if sandboxed is None else sandboxed
         cfg = {
             "sandbox": sandboxed,
@@ -411,7 +421,7 @@ class Sandbox:
             "root": str(root),
             "workdir": str(workdir),
             "hide": self.hide,
-            "expose": self._exposures(workdir),
+            "expose": self._exposures(workdir, stub_path),
             "rlimits": self._rlimits(),
             "argv": argv,
             "env": env,
@@ -460,14 +470,14 @@ class Sandbox:
             return False, f"a confined process failed ({why[:200]})"
         return True, "user, pid, mount and network namespaces"
 
-    def kernel_env(self, workdir: Path, token: str = "") -> dict:
+    def kernel_env(self, workdir: Path, token: str = "", stub_path: Path | None = None) -> dict:
         """The complete environment of a kernel: nothing of the grader's leaks in."""
         env = {
             "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin",
                                      "/usr/bin", "/bin"]),
             "HOME": str(workdir),
             "LANG": "C.UTF-8",
-            "PYTHONPATH": str(self.stub_path),
+            "PYTHONPATH": str(self.stub_path if stub_path is None else stub_path),
             "PYTHONNOUSERSITE": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
             "IPYTHONDIR": str(workdir / ".ipython"),

@@ -18,7 +18,7 @@ import numpy as np
 from . import _harness
 from .questions import QUESTIONS, QuestionResult, score_question
 
-__all__ = ["check", "run_check", "uses_reference"]
+__all__ = ["check", "run_check", "uses_reference", "blocked_for"]
 
 #: Functions that are not available inside a grading kernel, by module:
 #: "*" means every function and class of the module.
@@ -29,15 +29,37 @@ BLOCKED = {
     "rnnbook.grading.references": "*",
     "rnnbook.optim": ("clip_grad_norm", "grad_norm"),
     "rnnbook.activations": ("softmax", "log_softmax"),
+    # -- Part III exercises (bidirectional layer, beam search, attention) --
+    "rnnbook.attention": "*",
+    "rnnbook.models": ("bidirectional_forward", "bidirectional_backward",
+                       "reverse_within_lengths", "_reverse_index"),
+    "rnnbook.seq2seq": ("Seq2Seq",),
+}
+
+#: Blocked modules that an exercise hands to the student as working code.
+#: The bidirectional layer is built from the one-directional RNN, so its
+#: grading kernel keeps the real ``rnnbook.rnn``; every other exercise's
+#: kernel (those that grade the RNN among them) still has it stubbed.
+GIVEN = {
+    "06_bidirectional": ("rnnbook.rnn",),
 }
 
 
-def _blocked_objects() -> tuple[dict, dict]:
+def blocked_for(exercise: str | None = None) -> dict:
+    """The part of :data:`BLOCKED` that is stubbed while ``exercise`` is graded.
+
+    ``None`` (no exercise known) blocks everything in :data:`BLOCKED`.
+    """
+    given = GIVEN.get(exercise, ()) if exercise is not None else ()
+    return {mod: names for mod, names in BLOCKED.items() if mod not in given}
+
+
+def _blocked_objects(exercise: str | None = None) -> tuple[dict, dict]:
     """(id of blocked object -> dotted name, id of module -> blocked attribute names)."""
     import importlib
 
     objects, modules = {}, {}
-    for mod_name, names in BLOCKED.items():
+    for mod_name, names in blocked_for(exercise).items():
         mod = importlib.import_module(mod_name)
         if names == "*":
             names = [n for n, v in vars(mod).items()
@@ -59,17 +81,18 @@ def _code_names(code, seen=None) -> set:
     return names
 
 
-def uses_reference(fn) -> list[str]:
+def uses_reference(fn, exercise: str | None = None) -> list[str]:
     """Names of blocked library functions that ``fn`` refers to (best effort).
 
     Looks at the global names the function's code uses and at attributes
     taken from library modules, e.g. ``rnn.rnn_step_forward`` or
-    ``rnnbook.activations.softmax``.
+    ``rnnbook.activations.softmax``. With ``exercise``, code that this
+    exercise gives (see :data:`GIVEN`) does not count.
     """
     code = getattr(fn, "__code__", None)
     if code is None:
         return []
-    objects, modules = _blocked_objects()
+    objects, modules = _blocked_objects(exercise)
     glb = dict(getattr(fn, "__globals__", {}))
     # Names the function closes over (defined in an enclosing function).
     for var, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
@@ -163,7 +186,8 @@ def check(name: str, fn, forward=None) -> None:
             cache the backward consumes.
     """
     result = run_check(name, fn, forward)
-    warned = uses_reference(fn)
+    exercise = QUESTIONS[name].exercise
+    warned = uses_reference(fn, exercise)
     if forward is not None:
-        warned += [r for r in uses_reference(forward) if r not in warned]
+        warned += [r for r in uses_reference(forward, exercise) if r not in warned]
     print(_report(result, warned, QUESTIONS[name].forward))
