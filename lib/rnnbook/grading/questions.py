@@ -633,7 +633,7 @@ def score_question(question: Question, cases: list, expected: list, got: dict,
         return failed_question(question, "not implemented yet")
     score, passed, failed, messages = 0, [], [], []
     wrong_outputs = set()
-    seen = {}  # outputs of the typical mistakes, computed once per case
+    mistakes = _Mistakes(question, cases, expected, got)
     for check in question.checks:
         message = None
         for c in check.cases:
@@ -655,7 +655,7 @@ def score_question(question: Question, cases: list, expected: list, got: dict,
                                    cases[c].dtype, "value" if check.kind == "all_grads"
                                    else check.kind, cases[c].label)
                 if message and question.mistakes and arr is not None:
-                    message = _name_mistake(question, cases[c], k, arr, message, seen)
+                    message = mistakes.name(c, k, message)
                 if message and check.kind == "all_grads" and question.kind == "clip":
                     message = _clip_hint(message, cases[c], k, arr, question.outputs[k])
                 if message:
@@ -728,20 +728,55 @@ def _same(got, expected, dtype) -> bool:
     return bool(np.all(ok | both_nan))
 
 
-def _name_mistake(question, case, k, got, message, seen) -> str:
-    """``message`` with the typical mistake that explains ``got`` named, if one does."""
-    for m, mistake in enumerate(question.mistakes):
-        key = (id(case), m)
-        if key not in seen:
+class _Mistakes:
+    """Names the typical mistake that explains a submission's wrong outputs.
+
+    A mistake is named for output ``k`` only when its variant reproduces
+    that output in *every* case where the output is wrong, not just in one,
+    so that a coincidence in a single case does not name the wrong mistake.
+    Each mistake is named once, however many outputs and cases show it.
+    """
+
+    def __init__(self, question, cases, expected, got):
+        self.question, self.cases, self.expected, self.got = question, cases, expected, got
+        self.variants = {}
+        self.named = {}
+
+    def _variant(self, m, c):
+        if (m, c) not in self.variants:
             try:
-                seen[key] = [np.asarray(o) for o in mistake.outputs_fn(case)]
+                outs = [np.asarray(o) for o in self.question.mistakes[m].outputs_fn(
+                    self.cases[c])]
             except (ValueError, FloatingPointError, IndexError):
-                seen[key] = None
-        outs = seen[key]
-        if outs is not None and k < len(outs) and _same(got, outs[k], case.dtype):
-            return (f"{question.outputs[k]} is wrong (inputs {case.label}): "
-                    f"{mistake.words}")
-    return message
+                outs = None
+            self.variants[m, c] = outs
+        return self.variants[m, c]
+
+    def _explains(self, m, k) -> bool:
+        wrong = 0
+        for c, case in enumerate(self.cases):
+            arr = self.got.get(f"c{c}_o{k}")
+            if arr is None or _same(arr, self.expected[c][k], case.dtype):
+                continue
+            outs = self._variant(m, c)
+            if outs is None or k >= len(outs) or not _same(arr, outs[k], case.dtype):
+                return False
+            wrong += 1
+        return wrong > 0
+
+    def name(self, c, k, message) -> str:
+        """``message`` about output ``k`` in case ``c``, with the mistake named if one fits."""
+        fits = tuple(m for m in range(len(self.question.mistakes)) if self._explains(m, k))
+        if not fits:
+            return message
+        words = [self.question.mistakes[m].words for m in fits]
+        if len(words) == 1:
+            what = words[0]
+        else:  # the evidence fits several: say so rather than pick one
+            what = "it matches more than one typical mistake: " + "; or ".join(words)
+        label = self.cases[c].label
+        return self.named.setdefault(fits, f"{self.question.outputs[k]} is wrong "
+                                           f"(inputs {label}): {what}")
 
 
 def _lengths_for(rng, N, T, padded):
@@ -968,8 +1003,9 @@ def _beam_cases(rng):
     ]
 
 
-def _ref_beam(case, **variant):
+def _ref_beam(case, greedy=False, **variant):
     logp, trans, end, beam_size, max_len = case.args
+    beam_size = 1 if greedy else beam_size
     tokens, score = _ref.beam_search(_harness.make_step(logp, trans), end, beam_size,
                                      max_len, **variant)
     return [tokens, np.array(score)]
@@ -984,12 +1020,18 @@ BEAM_SEARCH = Question(
      Check("tokens when max_len comes first", 1, 0, (7,)),
      Check("score", 1, 1, (0, 1, 2, 3, 4, 5, 6, 7))),
     mistakes=(
+        Mistake("finished hypotheses were dropped from the beam: a hypothesis that ends "
+                "with the end token stays in the beam, unchanged, and competes with the "
+                "live ones", lambda c: _ref_beam(c, drop_finished=True)),
         Mistake("a hypothesis kept growing after its end token: once it ends it is "
                 "finished, and it stays in the beam unchanged with its score",
                 lambda c: _ref_beam(c, extend_finished=True)),
-        Mistake("equal scores were ordered the other way round: among equal scores the "
-                "candidate from the better-ranked hypothesis wins, then the smaller token id "
-                "(sort stably by score)", lambda c: _ref_beam(c, reverse_ties=True)),
+        Mistake("only the best hypothesis survives each step: keep the beam_size best "
+                "candidates", lambda c: _ref_beam(c, greedy=True)),
+        Mistake("equal scores were ordered the other way round (did you sort ascending "
+                "and reverse?): among equal scores the candidate from the better-placed "
+                "hypothesis wins, then the smaller token id; sort stably by decreasing score",
+                lambda c: _ref_beam(c, reverse_ties=True)),
     ),
 )
 

@@ -73,7 +73,7 @@ def sample_from_probs(probs, u):
 # --------------------------------------------------------------------------
 
 def beam_search(step, end, beam_size, max_len, *, extend_finished=False,
-                reverse_ties=False):
+                drop_finished=False, reverse_ties=False):
     """Beam search over a step function, with the tie rule of exercise 7.
 
     A hypothesis is a tuple of token ids and its score, the sum of the
@@ -97,6 +97,8 @@ def beam_search(step, end, beam_size, max_len, *, extend_finished=False,
         max_len: most tokens in a result (the end token included), >= 1.
         extend_finished: grade-side variant: keep extending finished
             hypotheses (a typical mistake).
+        drop_finished: grade-side variant: finished hypotheses leave the
+            beam instead of competing (a typical mistake).
         reverse_ties: grade-side variant: break ties the other way round
             (a typical mistake).
 
@@ -113,7 +115,8 @@ def beam_search(step, end, beam_size, max_len, *, extend_finished=False,
         candidates = []
         for (prefix, score), done in zip(beam, finished):
             if done:
-                candidates.append((prefix, score))
+                if not drop_finished:
+                    candidates.append((prefix, score))
                 continue
             logp = np.asarray(step(prefix), dtype=np.float64)
             candidates += [(prefix + (t,), score + float(logp[t]))
