@@ -25,6 +25,7 @@ solution notebook carries in its metadata.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -873,7 +874,8 @@ _WHOLE_ROW = ("the backward direction reverses the whole padded row, so it start
 
 def _reverse_cases(rng):
     """The (x, lengths) of the layer's cases, in float64."""
-    return [Case(c.label, c.args[:2], dtype=c.dtype) for c in _bidir_cases(rng, float32=False)]
+    return [Case(re.sub(r", H=\d+", "", c.label), c.args[:2], dtype=c.dtype)
+            for c in _bidir_cases(rng, float32=False)]
 
 
 REVERSE_WITHIN_LENGTHS = Question(

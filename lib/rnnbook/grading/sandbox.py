@@ -6,9 +6,13 @@ Three pieces, used by :mod:`rnnbook.grading.runner`:
   replaces the implementations of the graded functions by stubs that raise
   ``RuntimeError`` (every function and class of ``rnn``, ``lstm``, ``gru``
   and ``grading.references``; ``clip_grad_norm``/``grad_norm`` of
-  ``optim``; ``softmax``/``log_softmax`` of ``activations``), and
+  ``optim``; ``softmax``/``log_softmax`` of ``activations``; for Part III
+  everything in ``attention``, the bidirectional layer and
+  ``reverse_within_lengths`` of ``models`` and ``Seq2Seq``), and
   ``rnnbook.grading`` by a module whose ``check`` only says that
-  self-checks are skipped. Kernels find this copy first on ``PYTHONPATH``
+  self-checks are skipped. An exercise that gives one of these modules as
+  working code (``selfcheck.GIVEN``: exercise 6 builds on ``rnn``) gets
+  its own copy with that module left real. Kernels find this copy first on ``PYTHONPATH``
   (the editable install is a plain ``.pth`` entry that comes later on
   ``sys.path``) and, in the sandbox, it is also mounted over the real
   package directory, so the real source cannot be read either.
