@@ -12,7 +12,8 @@ with two kernels at a time. The script prints the wall time, the time per
 submission and the scores, and checks that every score is what it should
 be.
 
-    python benchmarks/grading_benchmark.py [--jobs 2] [--sandbox auto|on|off] [--count 30]
+    python benchmarks/grading_benchmark.py [--jobs 2] [--sandbox auto|on|off]
+                                           [--count 30]
 """
 
 from __future__ import annotations

@@ -347,16 +347,14 @@ TAMPER = {
             _savez(file, meta=np.array(json.dumps(meta)), **fake)
         np.savez = fake_savez
         """),
-    # The step function is the grader's: a beam search that returns what it
-    # finds inside the step function's closure finds no answer there.
-    "step_closure": plain("07_beam_search", """
-        import numpy as np
-
-        def beam_search(step, end, beam_size, max_len):
-            cells = [c.cell_contents for c in step.__closure__]
-            table = next(c for c in cells if isinstance(c, np.ndarray) and c.ndim == 2)
-            return np.argmax(table, axis=1)[:max_len], float(table.max())
-        """),
+    # Changing the model inside the kernel changes nothing the grader compares
+    # with: here every log-probability becomes 0 before an honest search.
+    "poison_step": edit(solution("07_beam_search"),
+                        "    beam = [((), 0.0)]  # (tokens, score), best first\n",
+                        "    for cell in step.__closure__ or ():\n"
+                        "        if isinstance(cell.cell_contents, np.ndarray):\n"
+                        "            cell.cell_contents[...] = 0\n"
+                        "    beam = [((), 0.0)]  # (tokens, score), best first\n"),
     "fork_and_threads": add_cell(solution("07_beam_search"), """
         import os, subprocess, threading, time
         if os.fork() == 0:
@@ -472,7 +470,7 @@ def test_a_mistake_costs_only_its_own_checks(batch):
 SANDBOX_ONLY = {"attention_from_source", "copy_solution_beam"}
 
 
-@pytest.mark.parametrize("key", sorted(TAMPER))
+@pytest.mark.parametrize("key", sorted(set(TAMPER) - {"poison_step"}))
 def test_tampering_earns_nothing(batch, key):
     if key in SANDBOX_ONLY and not SANDBOX:
         pytest.skip("without the sandbox a kernel can read the library source and solutions")
@@ -489,6 +487,13 @@ def test_tampering_earns_nothing(batch, key):
 def test_calling_blocked_library_code_is_named(batch, key, name):
     feedback = question(report(batch, key), name)["feedback"]
     assert "not available while a notebook is graded" in feedback
+
+
+def test_a_poisoned_model_does_not_change_the_reference(batch):
+    q = question(report(batch, "poison_step"), "beam_search")
+    # Every log-probability of the poisoned model is 0, so its scores are 0;
+    # the reference's come from the grader's own copy and are negative.
+    assert "score has wrong values" in q["feedback"] and q["score"] < q["max_score"]
 
 
 def test_patched_numpy_earns_no_more_than_the_work_itself(batch):
@@ -554,7 +559,8 @@ def test_stub_package_keeps_only_the_given_cell(exercise_id):
                      "m.stacked_forward('rnn', x, [(dict(Wx=W, Wh=U, b=b),) * 2], "
                      "bidirectional=True)",
                      "__import__('rnnbook.attention').attention.masked_softmax(x)",
-                     "__import__('rnnbook.attention').attention.scaled_dot_product_attention(x, x, x)",
+                     "__import__('rnnbook.attention').attention"
+                     ".scaled_dot_product_attention(x, x, x)",
                      "__import__('rnnbook.seq2seq').seq2seq.Seq2Seq()"]:
             code += _unavailable(call)
         code += "print('checked')\n"

@@ -187,7 +187,8 @@ def make_step(logp, trans):
         for token in prefix:
             token = operator.index(token)
             if not 0 <= token < V:
-                raise ValueError(f"step got token {token}, but token ids are 0 to {V - 1}")
+                raise ValueError(f"step got token {token}, but token ids are "
+                                 f"0 to {V - 1}")
             state = int(trans[state, token])
         return logp[state].copy()
 

@@ -739,7 +739,8 @@ class _Mistakes:
     """
 
     def __init__(self, question, cases, expected, got):
-        self.question, self.cases, self.expected, self.got = question, cases, expected, got
+        self.question, self.cases = question, cases
+        self.expected, self.got = expected, got
         self.variants = {}
         self.named = {}
 
@@ -766,8 +767,9 @@ class _Mistakes:
         return wrong > 0
 
     def name(self, c, k, message) -> str:
-        """``message`` about output ``k`` in case ``c``, with the mistake named if one fits."""
-        fits = tuple(m for m in range(len(self.question.mistakes)) if self._explains(m, k))
+        """``message`` about output ``k`` of case ``c``, naming a mistake that fits."""
+        fits = tuple(m for m in range(len(self.question.mistakes))
+                     if self._explains(m, k))
         if not fits:
             return message
         words = [self.question.mistakes[m].words for m in fits]
@@ -857,7 +859,7 @@ def _bidir_variant(case, mistake=None, backward=False):
     if mistake != "no_mask":
         dh = dh * keep
     dh_f, dh_b = dh[..., :H], dh[..., H:]
-    if mistake == "swapped":
+    if mistake == "dh_swapped":
         dh_f, dh_b = dh_b, dh_f
     if mistake != "dh_not_reversed":
         dh_b = dh_b[rows, index]
@@ -868,9 +870,96 @@ def _bidir_variant(case, mistake=None, backward=False):
     return [dx_f + dx_b, dWxf, dWhf, dbf, dWxb, dWhb, dbb]
 
 
-_WHOLE_ROW = ("the backward direction reverses the whole padded row, so it starts in the "
-              "padding: reverse each sequence within its own length, x[n, L-1-t] for t < L "
-              "with L = lengths[n], and leave the padding where it is")
+#: What each typical mistake is, in the words of the feedback.
+_MISTAKE_WORDS = {
+    "whole_row_reverse": (
+        "it reverses the whole padded row, padding included: reverse only the first "
+        "lengths[n] steps of row n and leave the padding in place"
+    ),
+    "whole_row": (
+        "the backward direction reverses the whole padded row, so it starts in the "
+        "padding: reverse each sequence within its own length, x[n, L-1-t] for t < L "
+        "with L = lengths[n], and leave the padding where it is"
+    ),
+    "no_zero": (
+        "the outputs at padded steps are not zero: set h[n, t] = 0 in both halves for "
+        "t >= lengths[n]"
+    ),
+    "swapped": (
+        "the two halves are concatenated in the wrong order: the forward direction's "
+        "states go first, h[..., :H], the backward direction's second"
+    ),
+    "not_restored": (
+        "the backward direction's outputs are still in reversed order: reverse them "
+        "back (within each length) so that h[:, t] holds both directions' states at "
+        "input t"
+    ),
+    "no_mask": (
+        "the upstream gradient at padded steps is not ignored: those outputs are "
+        "constant zeros, so set dh to 0 there before the cells' backward passes"
+    ),
+    "dh_swapped": (
+        "dh is split the wrong way round: its first H columns belong to the forward "
+        "direction, the last H to the backward one"
+    ),
+    "dh_not_reversed": (
+        "the backward direction's part of dh is not reversed (within each length) "
+        "before its cell's backward pass: that cell saw the inputs in reversed order"
+    ),
+    "dx_not_restored": (
+        "the backward direction's dx is not put back in order: reverse it within each "
+        "length before adding it to the forward direction's dx"
+    ),
+    "drop_finished": (
+        "finished hypotheses were dropped from the beam: a hypothesis that ends with "
+        "the end token stays in the beam, unchanged, and competes with the live ones"
+    ),
+    "extend_finished": (
+        "a hypothesis kept growing after its end token: once it ends it is finished, "
+        "and it stays in the beam unchanged with its score"
+    ),
+    "greedy": (
+        "only the best hypothesis survives each step: keep the beam_size best "
+        "candidates"
+    ),
+    "reverse_ties": (
+        "equal scores were ordered the other way round (did you sort ascending and "
+        "reverse?): among equal scores the candidate from the better-placed "
+        "hypothesis wins, then the smaller token id; sort stably by decreasing score"
+    ),
+    "backward_no_scale": (
+        "the gradient misses the scale 1/sqrt(d) of the scores"
+    ),
+    "diagonal_softmax": (
+        "the softmax's backward uses only w(1 - w): every weight of a row depends on "
+        "every score of that row, dscores = w * (dw - sum(dw * w))"
+    ),
+    "no_scale": (
+        "the scores are not divided by sqrt(d), the size of a query"
+    ),
+    "wrong_axis": (
+        "the softmax runs over the queries (axis 1); each query's weights are a "
+        "distribution over the keys, so normalise over the last axis"
+    ),
+    "mask_zero": (
+        "masked scores were set to 0, and exp(0) still gives them weight: set them to "
+        "minus infinity so their weights are exactly 0"
+    ),
+    "ignore_mask": (
+        "the mask is not applied, so the padded keys still get weight: give the "
+        "scores where the mask is False a weight of exactly 0"
+    ),
+    "no_tanh": (
+        "the score has no tanh: it is w . tanh(q Wq + k Wk)"
+    ),
+}
+
+
+def _mistakes(variant, *names, **kwargs) -> tuple:
+    """Mistakes by name; ``variant(case, name, **kwargs)`` gives each one's outputs."""
+    return tuple(Mistake(_MISTAKE_WORDS[n], lambda c, n=n: variant(c, n, **kwargs))
+                 for n in names)
+
 
 def _reverse_cases(rng):
     """The (x, lengths) of the layer's cases, in float64."""
@@ -883,8 +972,7 @@ REVERSE_WITHIN_LENGTHS = Question(
     _reverse_cases, _ref_reverse_within_lengths,
     (Check("out with full-length sequences", 1, 0, (1, 2)),
      Check("out with padded sequences", 1, 0, (0,))),
-    mistakes=(Mistake("it reverses the whole padded row, padding included: reverse only "
-                      "the first lengths[n] steps of row n and leave the padding in place",
+    mistakes=(Mistake(_MISTAKE_WORDS["whole_row_reverse"],
                       lambda case: [case.args[0][:, ::-1]]),),
 )
 
@@ -894,17 +982,8 @@ BIDIRECTIONAL_FORWARD = Question(
     (Check("h with full-length sequences", 2, 0, (1, 2)),
      Check("h with padded sequences", 3, 0, (0,)),
      Check("h for float32 inputs", 1, 0, (3,), "dtype")),
-    mistakes=(
-        Mistake(_WHOLE_ROW, lambda c: _bidir_variant(c, "whole_row")),
-        Mistake("the outputs at padded steps are not zero: set h[n, t] = 0 in both halves "
-                "for t >= lengths[n]", lambda c: _bidir_variant(c, "no_zero")),
-        Mistake("the two halves are concatenated in the wrong order: the forward "
-                "direction's states go first, h[..., :H], the backward direction's second",
-                lambda c: _bidir_variant(c, "swapped")),
-        Mistake("the backward direction's outputs are still in reversed order: reverse them "
-                "back (within each length) so that h[:, t] holds both directions' states "
-                "at input t", lambda c: _bidir_variant(c, "not_restored")),
-    ),
+    mistakes=_mistakes(_bidir_variant, "whole_row", "no_zero", "swapped",
+                       "not_restored"),
 )
 
 BIDIRECTIONAL_BACKWARD = Question(
@@ -920,21 +999,8 @@ BIDIRECTIONAL_BACKWARD = Question(
      Check("dWx_b", 1, 4, (0, 1, 2)), Check("dWh_b", 1, 5, (0, 1, 2)),
      Check("db_b", 1, 6, (0, 1, 2))),
     forward="bidirectional_forward",
-    mistakes=(
-        Mistake("the upstream gradient at padded steps is not ignored: those outputs are "
-                "constant zeros, so set dh to 0 there before the cells' backward passes",
-                lambda c: _bidir_variant(c, "no_mask", backward=True)),
-        Mistake(_WHOLE_ROW, lambda c: _bidir_variant(c, "whole_row", backward=True)),
-        Mistake("dh is split the wrong way round: its first H columns belong to the forward "
-                "direction, the last H to the backward one",
-                lambda c: _bidir_variant(c, "swapped", backward=True)),
-        Mistake("the backward direction's part of dh is not reversed (within each length) "
-                "before its cell's backward pass: that cell saw the inputs in reversed order",
-                lambda c: _bidir_variant(c, "dh_not_reversed", backward=True)),
-        Mistake("the backward direction's dx is not put back in order: reverse it within "
-                "each length before adding it to the forward direction's dx",
-                lambda c: _bidir_variant(c, "dx_not_restored", backward=True)),
-    ),
+    mistakes=_mistakes(_bidir_variant, "no_mask", "whole_row", "dh_swapped",
+                       "dh_not_reversed", "dx_not_restored", backward=True),
 )
 
 
@@ -992,7 +1058,8 @@ def _beam_cases(rng):
         _beam_case(rng, "greedy, end never likely", 1, end_boost=-3.0, max_len=3),
         _beam_case_where(rng, lambda c: _beam_differs(c, greedy=True),
                          "several hypotheses", int(rng.integers(2, 5)), end_boost=0.5),
-        _beam_case(rng, "several hypotheses, one step", int(rng.integers(2, 4)), max_len=1),
+        _beam_case(rng, "several hypotheses, one step", int(rng.integers(2, 4)),
+                   max_len=1),
         _beam_case_where(rng, lambda c: _beam_differs(c, reverse_ties=True),
                          "equal scores (ties)", int(rng.integers(2, 5)), ties=True),
         _beam_case_where(rng, lambda c: _beam_differs(c, extend_finished=True),
@@ -1021,20 +1088,8 @@ BEAM_SEARCH = Question(
      Check("tokens when scores are equal (the tie rule)", 1, 0, (4,)),
      Check("tokens when max_len comes first", 1, 0, (7,)),
      Check("score", 1, 1, (0, 1, 2, 3, 4, 5, 6, 7))),
-    mistakes=(
-        Mistake("finished hypotheses were dropped from the beam: a hypothesis that ends "
-                "with the end token stays in the beam, unchanged, and competes with the "
-                "live ones", lambda c: _ref_beam(c, drop_finished=True)),
-        Mistake("a hypothesis kept growing after its end token: once it ends it is "
-                "finished, and it stays in the beam unchanged with its score",
-                lambda c: _ref_beam(c, extend_finished=True)),
-        Mistake("only the best hypothesis survives each step: keep the beam_size best "
-                "candidates", lambda c: _ref_beam(c, greedy=True)),
-        Mistake("equal scores were ordered the other way round (did you sort ascending "
-                "and reverse?): among equal scores the candidate from the better-placed "
-                "hypothesis wins, then the smaller token id; sort stably by decreasing score",
-                lambda c: _ref_beam(c, reverse_ties=True)),
-    ),
+    mistakes=_mistakes(lambda case, name: _ref_beam(case, **{name: True}),
+                       "drop_finished", "extend_finished", "greedy", "reverse_ties"),
 )
 
 
@@ -1053,8 +1108,8 @@ def _attention_cases(rng, additive=False, float32=True):
             d, dv, A = (int(v) for v in rng.integers(2, 4, 3))
         else:
             N, Tq, Tk, d, dv, A = (int(v) for v in rng.permutation(np.arange(2, 8))[:6])
-        args = [_normal(rng, (N, Tq, d), 1.0, dtype), _normal(rng, (N, Tk, d), 1.0, dtype),
-                _normal(rng, (N, Tk, dv), 1.0, dtype)]
+        args = [_normal(rng, shape, 1.0, dtype)
+                for shape in ((N, Tq, d), (N, Tk, d), (N, Tk, dv))]
         if additive:
             args += [_normal(rng, (d, A), 0.8, dtype), _normal(rng, (d, A), 0.8, dtype),
                      _normal(rng, (A,), 1.0, dtype)]
@@ -1122,27 +1177,13 @@ def _sdpa_backward_variant(case, mistake):
     if mistake == "diagonal_softmax":
         dscores = dweights * weights * (1.0 - weights)
     else:
-        dscores = weights * (dweights - np.sum(dweights * weights, axis=-1, keepdims=True))
-    if mistake != "no_scale":
+        row = np.sum(dweights * weights, axis=-1, keepdims=True)
+        dscores = weights * (dweights - row)
+    if mistake != "backward_no_scale":
         dscores = dscores * scale
     return [dscores @ k, dscores.transpose(0, 2, 1) @ q, dv]
 
 
-_ATTENTION_MISTAKES = {
-    "no_scale": "the scores are not divided by sqrt(d), the size of a query",
-    "wrong_axis": "the softmax runs over the queries (axis 1); each query's weights are a "
-                  "distribution over the keys, so normalise over the last axis",
-    "mask_zero": "masked scores were set to 0, and exp(0) still gives them weight: set them "
-                 "to minus infinity so their weights are exactly 0",
-    "ignore_mask": "the mask is not applied, so the padded keys still get weight: give the "
-                   "scores where the mask is False a weight of exactly 0",
-    "no_tanh": "the score has no tanh: it is w . tanh(q Wq + k Wk)",
-}
-
-
-def _attention_mistakes(names, additive=False):
-    return tuple(Mistake(_ATTENTION_MISTAKES[n],
-                         lambda c, n=n: _attention_variant(c, n, additive)) for n in names)
 
 
 SCALED_DOT_PRODUCT_ATTENTION = Question(
@@ -1152,24 +1193,20 @@ SCALED_DOT_PRODUCT_ATTENTION = Question(
      Check("weights with masked keys", 2, 1, (1, 2)),
      Check("out", 1, 0, (0, 1, 2, 3)),
      Check("out for float32 inputs", 1, 0, (4,), "dtype")),
-    mistakes=_attention_mistakes(("no_scale", "wrong_axis", "mask_zero", "ignore_mask")),
+    mistakes=_mistakes(_attention_variant, "no_scale", "wrong_axis", "mask_zero",
+                       "ignore_mask"),
 )
 
 SCALED_DOT_PRODUCT_ATTENTION_BACKWARD = Question(
-    "08_attention", "scaled_dot_product_attention_backward", "backward", ("dq", "dk", "dv"),
+    "08_attention", "scaled_dot_product_attention_backward", "backward",
+    ("dq", "dk", "dv"),
     lambda rng: _with_upstream(rng, _attention_cases(rng, float32=False),
                                lambda c: [c.args[0].shape[:2] + c.args[2].shape[2:]]),
     _ref_sdpa_backward,
     (Check("dq", 2, 0, (0, 1, 2, 3)), Check("dk", 2, 1, (0, 1, 2, 3)),
      Check("dv", 1, 2, (0, 1, 2, 3))),
     forward="scaled_dot_product_attention",
-    mistakes=(
-        Mistake("the gradient misses the scale 1/sqrt(d) of the scores",
-                lambda c: _sdpa_backward_variant(c, "no_scale")),
-        Mistake("the softmax's backward uses only w(1 - w): every weight of a row depends "
-                "on every score of that row, dscores = w * (dw - sum(dw * w))",
-                lambda c: _sdpa_backward_variant(c, "diagonal_softmax")),
-    ),
+    mistakes=_mistakes(_sdpa_backward_variant, "backward_no_scale", "diagonal_softmax"),
 )
 
 ADDITIVE_ATTENTION = Question(
@@ -1179,16 +1216,16 @@ ADDITIVE_ATTENTION = Question(
      Check("weights with masked keys", 1, 1, (1, 2)),
      Check("out", 1, 0, (0, 1, 2, 3)),
      Check("out for float32 inputs", 1, 0, (4,), "dtype")),
-    mistakes=_attention_mistakes(("no_tanh", "wrong_axis", "mask_zero", "ignore_mask"),
-                                 additive=True),
+    mistakes=_mistakes(_attention_variant, "no_tanh", "wrong_axis", "mask_zero",
+                       "ignore_mask", additive=True),
 )
 
 PART_III = {
     "06_bidirectional": (REVERSE_WITHIN_LENGTHS, BIDIRECTIONAL_FORWARD,
                          BIDIRECTIONAL_BACKWARD),
     "07_beam_search": (BEAM_SEARCH,),
-    "08_attention": (SCALED_DOT_PRODUCT_ATTENTION, SCALED_DOT_PRODUCT_ATTENTION_BACKWARD,
-                     ADDITIVE_ATTENTION),
+    "08_attention": (SCALED_DOT_PRODUCT_ATTENTION,
+                     SCALED_DOT_PRODUCT_ATTENTION_BACKWARD, ADDITIVE_ATTENTION),
 }
 EXERCISES.update(PART_III)
 QUESTIONS.update({q.name: q for qs in PART_III.values() for q in qs})

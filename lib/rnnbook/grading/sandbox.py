@@ -12,9 +12,9 @@ Three pieces, used by :mod:`rnnbook.grading.runner`:
   ``rnnbook.grading`` by a module whose ``check`` only says that
   self-checks are skipped. An exercise that gives one of these modules as
   working code (``selfcheck.GIVEN``: exercise 6 builds on ``rnn``) gets
-  its own copy with that module left real. Kernels find this copy first on ``PYTHONPATH``
-  (the editable install is a plain ``.pth`` entry that comes later on
-  ``sys.path``) and, in the sandbox, it is also mounted over the real
+  its own copy with that module left real. Kernels find this copy first on
+  ``PYTHONPATH`` (the editable install is a plain ``.pth`` entry that comes
+  later on ``sys.path``) and, in the sandbox, it is also mounted over the real
   package directory, so the real source cannot be read either.
 * :class:`Sandbox` decides whether the kernels can run in fresh Linux
   user, pid, mount and network namespaces (``unshare``), and builds the
@@ -474,7 +474,8 @@ class Sandbox:
             return False, f"a confined process failed ({why[:200]})"
         return True, "user, pid, mount and network namespaces"
 
-    def kernel_env(self, workdir: Path, token: str = "", stub_path: Path | None = None) -> dict:
+    def kernel_env(self, workdir: Path, token: str = "",
+                   stub_path: Path | None = None) -> dict:
         """The complete environment of a kernel: nothing of the grader's leaks in."""
         env = {
             "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin",
