@@ -578,13 +578,18 @@ def test_grader_builds_the_given_stub_only_for_its_exercise(tmp_path):
 
     grader = Grader(sandbox="off")
     try:
-        default = grader.stub_for("01_rnn_forward")
-        assert grader.stub_for(None) == default == grader.stub_for("08_attention")
-        special = grader.stub_for("06_bidirectional")
-        assert special != default and grader.stub_for("06_bidirectional") == special
-        assert "_unavailable(" not in (special / "rnnbook" / "rnn.py").read_text()
-        assert "_unavailable(" in (default / "rnnbook" / "rnn.py").read_text()
-        assert "_unavailable(" in (special / "rnnbook" / "attention.py").read_text()
+        default = grader.sandbox_for("01_rnn_forward")
+        assert grader.sandbox_for(None) is default is grader.sandbox_for("08_attention")
+        assert default is grader.sandbox
+        special = grader.sandbox_for("06_bidirectional")
+        assert special is grader.sandbox_for("06_bidirectional")
+        assert special.stub_path != default.stub_path
+        assert special.hide == default.hide and special.enabled == default.enabled
+        env = special.kernel_env(tmp_path)
+        assert env["PYTHONPATH"] == str(special.stub_path)
+        assert "_unavailable(" not in (special.stub_path / "rnnbook" / "rnn.py").read_text()
+        assert "_unavailable(" in (default.stub_path / "rnnbook" / "rnn.py").read_text()
+        assert "_unavailable(" in (special.stub_path / "rnnbook" / "attention.py").read_text()
     finally:
         grader.close()
 

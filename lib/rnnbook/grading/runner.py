@@ -232,9 +232,10 @@ class _Shell:
 class Kernel:
     """An ipykernel in its own directory, process group and (maybe) namespaces."""
 
-    def __init__(self, grader: "Grader", kdir: Path, exercise: str | None = None):
+    def __init__(self, grader: "Grader", kdir: Path):
         self.grader = grader
-        self.exercise = exercise
+        # The exercise decides which library code its kernel may use.
+        self.exercise: str | None = None
         self.kdir = kdir
         self.workdir = kdir / "work"
         self.workdir.mkdir(parents=True)
@@ -258,13 +259,12 @@ class Kernel:
             fname=str(self.workdir / ".kernel.json"), ip=str(self.workdir / "ipc"),
             transport="ipc", key=secrets.token_hex(32).encode())
         self._copy_font_cache()
-        sandbox = self.grader.sandbox
-        stub = self.grader.stub_for(self.exercise)
-        env = sandbox.kernel_env(self.workdir, self.token, stub)
+        sandbox = self.grader.sandbox_for(self.exercise)
+        env = sandbox.kernel_env(self.workdir, self.token)
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", cf,
                 "--HistoryManager.enabled=False", "--IPKernelApp.quiet=True"]
         cmd = sandbox.command(self.workdir, self.kdir / "root", argv, env,
-                              self.kdir / "launch.json", stub_path=stub)
+                              self.kdir / "launch.json")
         with _LIVE_LOCK:
             log = open(self.log_path, "wb")
             try:
@@ -535,22 +535,22 @@ class Grader:
         self.font_cache = self._find_font_cache()
         self._counter = 0
         self._lock = threading.Lock()
-        self._stub = stub
-        self._stubs: dict[str, Path] = {}
+        self._sandboxes: dict[str, Sandbox] = {}
 
-    def stub_for(self, exercise: str | None) -> Path:
-        """The stub package for ``exercise``'s kernels, built on first use.
+    def sandbox_for(self, exercise: str | None) -> Sandbox:
+        """The sandbox for ``exercise``'s kernels, with its stub package built on first use.
 
-        Most exercises share the one that blocks everything; an exercise
-        that gives part of the blocked code as working code gets its own.
+        Most exercises share the stub package that blocks everything; an
+        exercise that gives part of the blocked code as working code (see
+        :data:`~rnnbook.grading.selfcheck.GIVEN`) gets one of its own.
         """
         if exercise is None or blocked_for(exercise) == blocked_for(None):
-            return self._stub
+            return self.sandbox
         with self._lock:
-            if exercise not in self._stubs:
-                self._stubs[exercise] = build_stub_package(
-                    self.tmp / f"stub-{secrets.token_hex(4)}", exercise)
-            return self._stubs[exercise]
+            if exercise not in self._sandboxes:
+                stub = build_stub_package(self.tmp / f"stub-{secrets.token_hex(4)}", exercise)
+                self._sandboxes[exercise] = self.sandbox.with_stub(stub)
+            return self._sandboxes[exercise]
 
     @staticmethod
     def _find_font_cache() -> Path | None:
@@ -575,7 +575,8 @@ class Grader:
         start = time.monotonic()
         deadline = start + self.total_timeout
         kdir = self._new_kdir()
-        kernel = Kernel(self, kdir, sub.exercise)
+        kernel = Kernel(self, kdir)
+        kernel.exercise = sub.exercise
         collected, cell_errors = {}, []
         fatal = None
         try:

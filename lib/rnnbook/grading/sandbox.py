@@ -27,6 +27,7 @@ Three pieces, used by :mod:`rnnbook.grading.runner`:
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import hashlib
 import importlib
@@ -354,6 +355,17 @@ class Sandbox:
             if mode == "on" and not self.enabled:
                 raise RuntimeError(f"the sandbox is not available: {self.reason}")
 
+    def with_stub(self, stub_path: Path) -> "Sandbox":
+        """The same sandbox for kernels that get another stub package.
+
+        An exercise that gives blocked library code as working code (see
+        :data:`~rnnbook.grading.selfcheck.GIVEN`) has a stub package of its
+        own; everything else about its kernels' confinement is the same.
+        """
+        other = copy.copy(self)
+        other.stub_path = Path(stub_path)
+        return other
+
     def _hidden_dirs(self, extra) -> list[str]:
         # The grader's scratch space (other kernels, the stub sources), the
         # project (solutions, library source, repository history), temporary
@@ -378,9 +390,8 @@ class Sandbox:
             out.append(h)
         return out
 
-    def _exposures(self, workdir: Path, stub_path: Path | None = None) -> list[list]:
+    def _exposures(self, workdir: Path) -> list[list]:
         """(source, target, writable) bind mounts put back over the hidden directories."""
-        stub_path = self.stub_path if stub_path is None else Path(stub_path)
         out = []
         needed = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
                                                  os.path.dirname(os.path.realpath(sys.executable)))}
@@ -390,8 +401,8 @@ class Sandbox:
                     not any(_is_ancestor(e[0], path) for e in out):
                 out.append([path, path, False])
         # The stub copy goes where the real package is, also when that is not hidden.
-        out.append([str(stub_path / "rnnbook"), str(PACKAGE_DIR), False])
-        out.append([str(stub_path), str(stub_path), False])
+        out.append([str(self.stub_path / "rnnbook"), str(PACKAGE_DIR), False])
+        out.append([str(self.stub_path), str(self.stub_path), False])
         out.append([str(workdir), str(workdir), True])
         return out
 
@@ -411,13 +422,8 @@ class Sandbox:
         return cmd
 
     def command(self, workdir: Path, root: Path, argv: list[str], env: dict,
-                config_path: Path, probe: bool = False, sandboxed: bool | None = None,
-                stub_path: Path | None = None) -> list[str]:
-        """Write the launcher configuration and return the command to run.
-
-        ``stub_path`` is the stub package this kernel gets (default: the
-        one given at construction, which blocks everything).
-        """
+                config_path: Path, probe: bool = False, sandboxed: bool | None = None) -> list[str]:
+        """Write the launcher configuration and return the command to run."""
         sandboxed = self.enabled if sandboxed is None else sandboxed
         cfg = {
             "sandbox": sandboxed,
@@ -425,7 +431,7 @@ class Sandbox:
             "root": str(root),
             "workdir": str(workdir),
             "hide": self.hide,
-            "expose": self._exposures(workdir, stub_path),
+            "expose": self._exposures(workdir),
             "rlimits": self._rlimits(),
             "argv": argv,
             "env": env,
@@ -474,15 +480,14 @@ class Sandbox:
             return False, f"a confined process failed ({why[:200]})"
         return True, "user, pid, mount and network namespaces"
 
-    def kernel_env(self, workdir: Path, token: str = "",
-                   stub_path: Path | None = None) -> dict:
+    def kernel_env(self, workdir: Path, token: str = "") -> dict:
         """The complete environment of a kernel: nothing of the grader's leaks in."""
         env = {
             "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin",
                                      "/usr/bin", "/bin"]),
             "HOME": str(workdir),
             "LANG": "C.UTF-8",
-            "PYTHONPATH": str(self.stub_path if stub_path is None else stub_path),
+            "PYTHONPATH": str(self.stub_path),
             "PYTHONNOUSERSITE": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
             "IPYTHONDIR": str(workdir / ".ipython"),
