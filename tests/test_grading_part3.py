@@ -28,7 +28,7 @@ from rnnbook.grading import questions as Q
 from rnnbook.grading import references
 from rnnbook.grading.questions import EXERCISES, QUESTIONS
 from rnnbook.grading.sandbox import PACKAGE_DIR, build_stub_package
-from rnnbook.grading.selfcheck import BLOCKED, GIVEN, blocked_for
+from rnnbook.grading.selfcheck import BLOCKED, blocked_for
 from test_grading import (SANDBOX, SOLUTIONS, add_cell, edit, exercise, kernel_processes,
                           plain, solution)
 
@@ -512,17 +512,32 @@ def test_no_kernel_outlives_the_grader(batch):
 # Blocking: what each exercise's kernel gets
 # --------------------------------------------------------------------------
 
+def _blocked_names(exercise, module):
+    import importlib
+
+    names = blocked_for(exercise).get(module, ())
+    if names == "*":
+        mod = importlib.import_module(module)
+        names = [n for n, v in vars(mod).items() if callable(v)
+                 and getattr(v, "__module__", None) == module]
+    return set(names)
+
+
 def test_blocked_covers_the_part_iii_library_code():
     assert BLOCKED["rnnbook.attention"] == "*"
     assert {"bidirectional_forward", "bidirectional_backward",
             "reverse_within_lengths"} <= set(BLOCKED["rnnbook.models"])
     assert "Seq2Seq" in BLOCKED["rnnbook.seq2seq"]
-    assert GIVEN == {"06_bidirectional": ("rnnbook.rnn",)}
-    assert "rnnbook.rnn" not in blocked_for("06_bidirectional")
-    assert blocked_for("06_bidirectional")["rnnbook.models"] == BLOCKED["rnnbook.models"]
+    given = _blocked_names("06_bidirectional", "rnnbook.rnn")
+    assert not given & {"rnn_forward", "rnn_backward"}
+    # The exercise is given the sequence functions, not the step functions.
+    assert {"rnn_step_forward", "rnn_step_backward"} <= given
     for ex in EXERCISES:
-        if ex != "06_bidirectional":
-            assert blocked_for(ex) == BLOCKED == blocked_for(None)
+        assert {"rnn_forward", "rnn_backward", "rnn_step_forward"} <= \
+            _blocked_names(ex, "rnnbook.rnn") or ex == "06_bidirectional"
+        for module in ("rnnbook.attention", "rnnbook.models", "rnnbook.seq2seq",
+                       "rnnbook.lstm", "rnnbook.gru"):
+            assert _blocked_names(ex, module) == _blocked_names(None, module), (ex, module)
 
 
 def _run_with_stub(stub: Path, code: str) -> subprocess.CompletedProcess:
@@ -550,9 +565,11 @@ def test_stub_package_keeps_only_the_given_cell(exercise_id):
         wrapper = "m.recurrent_forward('rnn', x, None, dict(Wx=W, Wh=U, b=b), np.array([3, 1]))"
         if given:
             code += f"h, cache = {rnn_call}\nassert h.shape == (2, 3, 5)\n"
-            code += f"h, cache = {wrapper}\nassert not h[1, 1:].any()\n"
+            code += "assert r.rnn_backward(np.ones_like(h), cache)[0].shape == x.shape\n"
+            code += f"h, _ = {wrapper}\nassert not h[1, 1:].any()\n"
         else:
             code += _unavailable(rnn_call) + _unavailable(wrapper)
+        code += _unavailable("r.rnn_step_forward(x[:, 0], h0, W, U, b)")
         for call in ["m.bidirectional_forward('rnn', x, {}, {})",
                      "m.bidirectional_backward(None, None)",
                      "m.reverse_within_lengths(x, np.array([3, 1]))",
@@ -567,7 +584,7 @@ def test_stub_package_keeps_only_the_given_cell(exercise_id):
         res = _run_with_stub(stub, code)
         assert res.returncode == 0 and "checked" in res.stdout, res.stderr[-2000:]
         rnn_source = (stub / "rnnbook" / "rnn.py").read_text()
-        assert ("_unavailable(" in rnn_source) != given
+        assert ("def rnn_forward(" in rnn_source) == given
     finally:
         subprocess.run(["chmod", "-R", "u+w", str(tmp)], check=False)
         subprocess.run(["rm", "-rf", str(tmp)], check=False)
@@ -587,8 +604,8 @@ def test_grader_builds_the_given_stub_only_for_its_exercise(tmp_path):
         assert special.hide == default.hide and special.enabled == default.enabled
         env = special.kernel_env(tmp_path)
         assert env["PYTHONPATH"] == str(special.stub_path)
-        assert "_unavailable(" not in (special.stub_path / "rnnbook" / "rnn.py").read_text()
-        assert "_unavailable(" in (default.stub_path / "rnnbook" / "rnn.py").read_text()
+        assert "def rnn_forward(" in (special.stub_path / "rnnbook" / "rnn.py").read_text()
+        assert "def rnn_forward(" not in (default.stub_path / "rnnbook" / "rnn.py").read_text()
         assert "_unavailable(" in (special.stub_path / "rnnbook" / "attention.py").read_text()
     finally:
         grader.close()

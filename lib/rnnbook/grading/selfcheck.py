@@ -36,22 +36,60 @@ BLOCKED = {
     "rnnbook.seq2seq": ("Seq2Seq",),
 }
 
-#: Blocked modules that an exercise hands to the student as working code.
+#: Graded functions that an exercise hands to the student as working code.
 #: The bidirectional layer is built from the one-directional RNN, so its
-#: grading kernel keeps the real ``rnnbook.rnn``; every other exercise's
-#: kernel (those that grade the RNN among them) still has it stubbed.
+#: grading kernel keeps the library's ``rnn_forward`` and ``rnn_backward``
+#: (and what they use); every other exercise's kernel, those that grade the
+#: RNN among them, still has them stubbed.
 GIVEN = {
-    "06_bidirectional": ("rnnbook.rnn",),
+    "06_bidirectional": ("rnn_forward", "rnn_backward"),
 }
+
+
+def _members(mod) -> list[str]:
+    """Functions and classes defined in the module itself."""
+    return [n for n, v in vars(mod).items()
+            if not n.startswith("__") and isinstance(v, (types.FunctionType, type))
+            and getattr(v, "__module__", None) == mod.__name__]
+
+
+def _needed(mod, roots) -> set[str]:
+    """The module's members that ``roots`` use, directly or through each other."""
+    members, seen, todo = set(_members(mod)), set(), list(roots)
+    while todo:
+        n = todo.pop()
+        if n in seen or n not in members:
+            continue
+        seen.add(n)
+        obj = vars(mod)[n]
+        funcs = [obj] if isinstance(obj, types.FunctionType) else \
+            [v for v in vars(obj).values() if isinstance(v, types.FunctionType)]
+        for f in funcs:
+            todo += [m for m in _code_names(f.__code__) if m in members]
+    return seen
 
 
 def blocked_for(exercise: str | None = None) -> dict:
     """The part of :data:`BLOCKED` that is stubbed while ``exercise`` is graded.
 
-    ``None`` (no exercise known) blocks everything in :data:`BLOCKED`.
+    The functions the exercise is given (:data:`GIVEN`) and the members of
+    their module that they use stay available; ``None`` (no exercise known)
+    blocks everything in :data:`BLOCKED`.
     """
-    given = GIVEN.get(exercise, ()) if exercise is not None else ()
-    return {mod: names for mod, names in BLOCKED.items() if mod not in given}
+    import importlib
+
+    given = set(GIVEN.get(exercise, ())) if exercise is not None else set()
+    out = {}
+    for mod_name, names in BLOCKED.items():
+        mod = importlib.import_module(mod_name) if given else None
+        roots = [g for g in given if mod is not None and g in vars(mod)]
+        if not roots:
+            out[mod_name] = names
+            continue
+        keep = _needed(mod, roots)
+        listed = _members(mod) if names == "*" else list(names)
+        out[mod_name] = tuple(n for n in listed if n not in keep)
+    return out
 
 
 def _blocked_objects(exercise: str | None = None) -> tuple[dict, dict]:
