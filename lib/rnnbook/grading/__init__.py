@@ -40,9 +40,9 @@ implementations of the graded functions are replaced by stubs that raise
 whose source is then unreadable). A submission that calls
 ``rnnbook.rnn.rnn_step_forward`` therefore earns nothing for that question.
 Code that an exercise gives as working code stays real for that exercise
-only (exercise 6 builds a bidirectional layer from ``rnnbook.rnn``; its
-kernels get a stub copy of their own, and every other exercise's kernels
-still have the RNN stubbed).
+only (exercise 6 builds a bidirectional layer from ``rnn_forward`` and
+``rnn_backward``; its kernels get a stub copy of their own, and every other
+exercise's kernels still have the RNN stubbed).
 The self-check warns a student whose function refers to such a function.
 
 *Isolation.* Each submission runs in its own kernel, started by the same

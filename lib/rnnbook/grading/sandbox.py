@@ -10,9 +10,10 @@ Three pieces, used by :mod:`rnnbook.grading.runner`:
   everything in ``attention``, the bidirectional layer and
   ``reverse_within_lengths`` of ``models`` and ``Seq2Seq``), and
   ``rnnbook.grading`` by a module whose ``check`` only says that
-  self-checks are skipped. An exercise that gives one of these modules as
-  working code (``selfcheck.GIVEN``: exercise 6 builds on ``rnn``) gets
-  its own copy with that module left real. Kernels find this copy first on
+  self-checks are skipped. An exercise that gives some of these functions
+  as working code (``selfcheck.GIVEN``: exercise 6 builds on
+  ``rnn_forward`` and ``rnn_backward``) gets its own copy with them left
+  real. Kernels find this copy first on
   ``PYTHONPATH`` (the editable install is a plain ``.pth`` entry that comes
   later on ``sys.path``) and, in the sandbox, it is also mounted over the real
   package directory, so the real source cannot be read either.
@@ -122,7 +123,7 @@ def _stub_lines(mod_name: str, funcs, classes) -> list[str]:
 def build_stub_package(dest: Path, exercise: str | None = None) -> Path:
     """Copy the installed package to ``dest/rnnbook`` with the graded code stubbed out.
 
-    With ``exercise``, the modules that exercise gives as working code
+    With ``exercise``, the functions that exercise gives as working code
     (:data:`~rnnbook.grading.selfcheck.GIVEN`) stay real; without it,
     everything in :data:`~rnnbook.grading.selfcheck.BLOCKED` is stubbed.
 
