@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnbook import attention, models, rnn
+from rnnbook.nn import attention, rnn
+from rnnbook.nn import sequence as models
 from rnnbook.grading import _harness, check, cli, run_check, uses_reference
 from rnnbook.grading import questions as Q
 from rnnbook.grading import references
@@ -143,7 +144,7 @@ HONEST = {
     # it is the given cell wrapped, not the graded bidirectional layer.
     "bidir_with_masked_wrapper": plain("06_bidirectional", """
         import numpy as np
-        from rnnbook.models import recurrent_backward, recurrent_forward
+        from rnnbook.nn import recurrent_backward, recurrent_forward
 
         def reverse_within_lengths(x, lengths):
             out = np.array(x, copy=True)
@@ -205,8 +206,8 @@ HONEST = {
 
 LIBRARY_BIDIRECTIONAL = '''
 import numpy as np
-import rnnbook.models as m
-from rnnbook.models import reverse_within_lengths as _rev
+import rnnbook.nn.sequence as m
+from rnnbook.nn import reverse_within_lengths as _rev
 
 
 def reverse_within_lengths(x, lengths):
@@ -225,7 +226,7 @@ def bidirectional_backward(dh, cache):
 
 STACKED_BIDIRECTIONAL = '''
 import numpy as np
-from rnnbook.models import stacked_backward, stacked_forward
+from rnnbook.nn import stacked_backward, stacked_forward
 
 
 def bidirectional_forward(x, lengths, Wx_f, Wh_f, b_f, Wx_b, Wh_b, b_b):
@@ -234,8 +235,8 @@ def bidirectional_forward(x, lengths, Wx_f, Wh_f, b_f, Wx_b, Wh_b, b_b):
 '''
 
 LIBRARY_ATTENTION = '''
-import rnnbook.attention as att
-from rnnbook.attention import masked_softmax
+import rnnbook.nn.attention as att
+from rnnbook.nn import masked_softmax
 
 
 def scaled_dot_product_attention(q, k, v, mask):
@@ -259,7 +260,7 @@ def beam_search(step, end, beam_size, max_len):
 
 SEQ2SEQ_BEAM = '''
 import numpy as np
-from rnnbook.seq2seq import Seq2Seq
+from rnnbook.nn import Seq2Seq
 
 
 class Wrapped(Seq2Seq):
@@ -273,7 +274,7 @@ def beam_search(step, end, beam_size, max_len):
 
 ATTENTION_FROM_SOURCE = f'''
 import importlib.util
-spec = importlib.util.spec_from_file_location("stolen", {str(PACKAGE_DIR / "attention.py")!r})
+spec = importlib.util.spec_from_file_location("stolen", {str(PACKAGE_DIR / "nn" / "attention.py")!r})
 try:
     stolen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stolen)
@@ -298,7 +299,7 @@ exec("\\n".join(code))
 # library's one-directional wrapper.
 RNN_THROUGH_WRAPPER = '''
 import numpy as np
-from rnnbook.models import recurrent_forward
+from rnnbook.nn import recurrent_forward
 
 
 def rnn_step_forward(x, h_prev, Wx, Wh, b):
@@ -524,19 +525,19 @@ def _blocked_names(exercise, module):
 
 
 def test_blocked_covers_the_part_iii_library_code():
-    assert BLOCKED["rnnbook.attention"] == "*"
+    assert BLOCKED["rnnbook.nn.attention"] == "*"
     assert {"bidirectional_forward", "bidirectional_backward",
-            "reverse_within_lengths"} <= set(BLOCKED["rnnbook.models"])
-    assert "Seq2Seq" in BLOCKED["rnnbook.seq2seq"]
-    given = _blocked_names("06_bidirectional", "rnnbook.rnn")
+            "reverse_within_lengths"} <= set(BLOCKED["rnnbook.nn.sequence"])
+    assert "Seq2Seq" in BLOCKED["rnnbook.nn.seq2seq"]
+    given = _blocked_names("06_bidirectional", "rnnbook.nn.rnn")
     assert not given & {"rnn_forward", "rnn_backward"}
     # The exercise is given the sequence functions, not the step functions.
     assert {"rnn_step_forward", "rnn_step_backward"} <= given
     for ex in EXERCISES:
         assert {"rnn_forward", "rnn_backward", "rnn_step_forward"} <= \
-            _blocked_names(ex, "rnnbook.rnn") or ex == "06_bidirectional"
-        for module in ("rnnbook.attention", "rnnbook.models", "rnnbook.seq2seq",
-                       "rnnbook.lstm", "rnnbook.gru"):
+            _blocked_names(ex, "rnnbook.nn.rnn") or ex == "06_bidirectional"
+        for module in ("rnnbook.nn.attention", "rnnbook.nn.sequence", "rnnbook.nn.seq2seq",
+                       "rnnbook.nn.lstm", "rnnbook.nn.gru"):
             assert _blocked_names(ex, module) == _blocked_names(None, module), (ex, module)
 
 
@@ -558,7 +559,7 @@ def test_stub_package_keeps_only_the_given_cell(exercise_id):
     try:
         stub = build_stub_package(tmp / "stub", exercise_id)
         given = exercise_id == "06_bidirectional"
-        code = "import numpy as np\nimport rnnbook.models as m, rnnbook.rnn as r\n"
+        code = "import numpy as np\nimport rnnbook.nn.sequence as m, rnnbook.nn.rnn as r\n"
         code += "x, h0 = np.ones((2, 3, 4)), np.zeros((2, 5))\n"
         code += "W, U, b = np.ones((4, 5)), np.eye(5), np.zeros(5)\n"
         rnn_call = "r.rnn_forward(x, h0, W, U, b)"
@@ -575,19 +576,32 @@ def test_stub_package_keeps_only_the_given_cell(exercise_id):
                      "m.reverse_within_lengths(x, np.array([3, 1]))",
                      "m.stacked_forward('rnn', x, [(dict(Wx=W, Wh=U, b=b),) * 2], "
                      "bidirectional=True)",
-                     "__import__('rnnbook.attention').attention.masked_softmax(x)",
-                     "__import__('rnnbook.attention').attention"
+                     "__import__('rnnbook.nn.attention').nn.attention.masked_softmax(x)",
+                     "__import__('rnnbook.nn.attention').nn.attention"
                      ".scaled_dot_product_attention(x, x, x)",
-                     "__import__('rnnbook.seq2seq').seq2seq.Seq2Seq()"]:
+                     "__import__('rnnbook.nn').nn.Seq2Seq()"]:
             code += _unavailable(call)
         code += "print('checked')\n"
         res = _run_with_stub(stub, code)
         assert res.returncode == 0 and "checked" in res.stdout, res.stderr[-2000:]
-        rnn_source = (stub / "rnnbook" / "rnn.py").read_text()
+        rnn_source = (stub / "rnnbook" / "nn" / "rnn.py").read_text()
         assert ("def rnn_forward(" in rnn_source) == given
     finally:
         subprocess.run(["chmod", "-R", "u+w", str(tmp)], check=False)
         subprocess.run(["rm", "-rf", str(tmp)], check=False)
+
+
+def test_the_sandbox_probe_reads_files_that_exist():
+    # After the package layout changed, the probe looked for rnn.py at its
+    # old place and quietly turned the sandbox off on every machine.
+    from rnnbook.grading.runner import Grader
+
+    grader = Grader(sandbox="auto")
+    try:
+        assert "No such file" not in grader.sandbox.reason, grader.sandbox.reason
+        assert grader.sandbox.enabled == SANDBOX
+    finally:
+        grader.close()
 
 
 def test_grader_builds_the_given_stub_only_for_its_exercise(tmp_path):
@@ -604,9 +618,9 @@ def test_grader_builds_the_given_stub_only_for_its_exercise(tmp_path):
         assert special.hide == default.hide and special.enabled == default.enabled
         env = special.kernel_env(tmp_path)
         assert env["PYTHONPATH"] == str(special.stub_path)
-        assert "def rnn_forward(" in (special.stub_path / "rnnbook" / "rnn.py").read_text()
-        assert "def rnn_forward(" not in (default.stub_path / "rnnbook" / "rnn.py").read_text()
-        assert "_unavailable(" in (special.stub_path / "rnnbook" / "attention.py").read_text()
+        assert "def rnn_forward(" in (special.stub_path / "rnnbook" / "nn" / "rnn.py").read_text()
+        assert "def rnn_forward(" not in (default.stub_path / "rnnbook" / "nn" / "rnn.py").read_text()
+        assert "_unavailable(" in (special.stub_path / "rnnbook" / "nn" / "attention.py").read_text()
     finally:
         grader.close()
 
@@ -658,10 +672,10 @@ def test_the_given_rnn_is_no_reference_for_exercise_6_only():
         return rnn.rnn_forward(x, h0, Wx, Wh, b)
 
     assert uses_reference(forward_half, "06_bidirectional") == []
-    assert uses_reference(forward_half, "01_rnn_forward") == ["rnnbook.rnn.rnn_forward"]
-    assert uses_reference(forward_half) == ["rnnbook.rnn.rnn_forward"]
+    assert uses_reference(forward_half, "01_rnn_forward") == ["rnnbook.nn.rnn.rnn_forward"]
+    assert uses_reference(forward_half) == ["rnnbook.nn.rnn.rnn_forward"]
     assert uses_reference(_bidir_forward_ref, "06_bidirectional") == [
-        "rnnbook.models.bidirectional_forward"]
+        "rnnbook.nn.sequence.bidirectional_forward"]
 
 
 def test_self_check_names_a_mistake_without_the_expected_values(capsys):

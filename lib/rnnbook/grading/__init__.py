@@ -38,7 +38,7 @@ implementations of the graded functions are replaced by stubs that raise
 ``RuntimeError`` (a stub copy of the package comes first on
 ``PYTHONPATH``; in the sandbox it is also mounted over the real package,
 whose source is then unreadable). A submission that calls
-``rnnbook.rnn.rnn_step_forward`` therefore earns nothing for that question.
+``rnnbook.nn.rnn.rnn_step_forward`` therefore earns nothing for that question.
 Code that an exercise gives as working code stays real for that exercise
 only (exercise 6 builds a bidirectional layer from ``rnn_forward`` and
 ``rnn_backward``; its kernels get a stub copy of their own, and every other

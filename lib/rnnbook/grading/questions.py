@@ -31,12 +31,12 @@ from typing import Callable
 
 import numpy as np
 
-from rnnbook import attention as _att
-from rnnbook import gru as _gru
-from rnnbook import lstm as _lstm
-from rnnbook import models as _models
-from rnnbook import optim as _optim
-from rnnbook import rnn as _rnn
+from rnnbook.nn import attention as _att
+from rnnbook.nn import gru as _gru
+from rnnbook.nn import lstm as _lstm
+from rnnbook.nn import rnn as _rnn
+from rnnbook.nn import sequence as _models
+from rnnbook.train import optim as _optim
 
 from . import _harness
 from . import references as _ref

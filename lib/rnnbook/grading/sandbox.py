@@ -8,7 +8,7 @@ Three pieces, used by :mod:`rnnbook.grading.runner`:
   and ``grading.references``; ``clip_grad_norm``/``grad_norm`` of
   ``optim``; ``softmax``/``log_softmax`` of ``activations``; for Part III
   everything in ``attention``, the bidirectional layer and
-  ``reverse_within_lengths`` of ``models`` and ``Seq2Seq``), and
+  ``reverse_within_lengths`` of ``sequence`` and ``Seq2Seq``), and
   ``rnnbook.grading`` by a module whose ``check`` only says that
   self-checks are skipped. An exercise that gives some of these functions
   as working code (``selfcheck.GIVEN``: exercise 6 builds on
@@ -450,12 +450,12 @@ class Sandbox:
         work.mkdir(parents=True)
         root.mkdir()
         script = (
-            "import os, sys, rnnbook.rnn as r\n"
+            "import os, sys, rnnbook.nn.rnn as r\n"
             "assert os.getpid() == 1, 'no pid namespace'\n"
             f"assert not os.path.exists({str(self.tmp / 'probe' / 'root')!r}), 'tmp visible'\n"
             "try:\n    r.rnn_forward()\nexcept RuntimeError:\n    pass\n"
             "else:\n    raise SystemExit('reference visible')\n"
-            f"src = open({str(PACKAGE_DIR / 'rnn.py')!r}).read()\n"
+            f"src = open({str(PACKAGE_DIR / 'nn' / 'rnn.py')!r}).read()\n"
             "assert 'tanh(x @ Wx' not in src, 'source visible'\n"
             "try:\n    open('/etc/rnnbook-probe', 'w')\nexcept OSError:\n    pass\n"
             "else:\n    raise SystemExit('root file system writable')\n"
