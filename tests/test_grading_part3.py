@@ -91,6 +91,16 @@ WRONG = {
                                  "candidates.sort(key=lambda c: c[1])\n"
                                  "        candidates.reverse()")),
         {"beam_search": "equal scores were ordered the other way round"}),
+    "greedy_largest_id": (
+        edits("07_beam_search",
+              ("token = int(np.argmax(logp))  # the first maximum: the smallest id",
+               "token = len(logp) - 1 - int(np.argmax(logp[::-1]))")),
+        {"greedy_decode": "broken towards the larger token id"}),
+    "greedy_past_end": (
+        edits("07_beam_search",
+              ("    while len(tokens) < max_len and not (tokens and tokens[-1] == end):",
+               "    while len(tokens) < max_len:")),
+        {"greedy_decode": "kept growing after the end token"}),
     "beam_keeps_one": (
         edits("07_beam_search", ("beam = candidates[:beam_size]", "beam = candidates[:1]")),
         {"beam_search": "only the best hypothesis survives each step"}),
@@ -171,6 +181,20 @@ HONEST = {
     # Beam search with arrays and a stable argsort instead of lists.
     "beam_vectorised": plain("07_beam_search", """
         import numpy as np
+
+        def greedy_decode(step, end, max_len):
+            tokens = []
+            logps = []
+            for _ in range(max_len):
+                logp = np.asarray(step(tokens))
+                tokens.append(int(np.flatnonzero(logp == logp.max())[0]))
+                logps.append(logp[tokens[-1]])
+                if tokens[-1] == end:
+                    break
+            score = 0.0
+            for value in logps:
+                score += value
+            return np.array(tokens), score
 
         def beam_search(step, end, beam_size, max_len):
             tokens = [()]
@@ -274,7 +298,8 @@ def beam_search(step, end, beam_size, max_len):
 
 ATTENTION_FROM_SOURCE = f'''
 import importlib.util
-spec = importlib.util.spec_from_file_location("stolen", {str(PACKAGE_DIR / "nn" / "attention.py")!r})
+source = {str(PACKAGE_DIR / "nn" / "attention.py")!r}
+spec = importlib.util.spec_from_file_location("stolen", source)
 try:
     stolen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stolen)
@@ -368,7 +393,7 @@ TAMPER = {
 }
 
 #: tampering cases whose notebook also contains some honest work (they keep it)
-KEEPS_POINTS = {"fork_and_threads": 8, "patch_numpy": 5}
+KEEPS_POINTS = {"fork_and_threads": 12, "patch_numpy": 5}
 
 
 @pytest.fixture(scope="module")
@@ -492,6 +517,7 @@ def test_calling_blocked_library_code_is_named(batch, key, name):
 
 def test_a_poisoned_model_does_not_change_the_reference(batch):
     q = question(report(batch, "poison_step"), "beam_search")
+    assert question(report(batch, "poison_step"), "greedy_decode")["score"] == 4
     # Every log-probability of the poisoned model is 0, so its scores are 0;
     # the reference's come from the grader's own copy and are negative.
     assert "score has wrong values" in q["feedback"] and q["score"] < q["max_score"]
@@ -505,7 +531,7 @@ def test_patched_numpy_earns_no_more_than_the_work_itself(batch):
 
 
 def test_no_kernel_outlives_the_grader(batch):
-    assert report(batch, "fork_and_threads")["score"] == 8
+    assert report(batch, "fork_and_threads")["score"] == 12
     assert kernel_processes(os.getpid()) == []
 
 
@@ -618,9 +644,11 @@ def test_grader_builds_the_given_stub_only_for_its_exercise(tmp_path):
         assert special.hide == default.hide and special.enabled == default.enabled
         env = special.kernel_env(tmp_path)
         assert env["PYTHONPATH"] == str(special.stub_path)
-        assert "def rnn_forward(" in (special.stub_path / "rnnbook" / "nn" / "rnn.py").read_text()
-        assert "def rnn_forward(" not in (default.stub_path / "rnnbook" / "nn" / "rnn.py").read_text()
-        assert "_unavailable(" in (special.stub_path / "rnnbook" / "nn" / "attention.py").read_text()
+        special_nn, default_nn = special.stub_path / "rnnbook" / "nn", \
+            default.stub_path / "rnnbook" / "nn"
+        assert "def rnn_forward(" in (special_nn / "rnn.py").read_text()
+        assert "def rnn_forward(" not in (default_nn / "rnn.py").read_text()
+        assert "_unavailable(" in (special_nn / "attention.py").read_text()
     finally:
         grader.close()
 
@@ -639,7 +667,12 @@ def _bidir_backward_ref(dh, cache):
     return dx, gf["Wx"], gf["Wh"], gf["b"], gb["Wx"], gb["Wh"], gb["b"]
 
 
+def _greedy_ref(step, end, max_len):
+    return references.beam_search(step, end, 1, max_len)
+
+
 REFERENCES = {
+    "greedy_decode": (_greedy_ref, None),
     "reverse_within_lengths": (models.reverse_within_lengths, None),
     "bidirectional_forward": (_bidir_forward_ref, None),
     "bidirectional_backward": (_bidir_backward_ref, _bidir_forward_ref),

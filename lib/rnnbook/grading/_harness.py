@@ -151,9 +151,10 @@ def _call_case(ns, manifest, case, arrays):
         for key in keys:
             outs.append(grads.get(key) if isinstance(grads, dict) else None)
         return outs, {"status": "ok"}
-    if kind == "beam":
-        logp, trans, end, beam_size, max_len = args
-        result = fn(make_step(logp, trans), end, beam_size, max_len)
+    if kind == "step":
+        # A decoder: the first two arrays describe the model, the rest are
+        # the decoder's own arguments after the step function.
+        result = fn(make_step(args[0], args[1]), *args[2:])
         problem = _tuple_of(result, n, f"({names})")
         if problem:
             return None, {"status": "bad_return", "message": problem}
@@ -162,7 +163,7 @@ def _call_case(ns, manifest, case, arrays):
 
 
 def make_step(logp, trans):
-    """The step function of a small random language model, for beam search.
+    """The step function of a small random language model, for the decoders.
 
     The model is a finite-state machine: it starts in state 0, token ``t``
     moves it from state ``s`` to ``trans[s, t]``, and in state ``s`` the

@@ -922,6 +922,14 @@ _MISTAKE_WORDS = {
         "only the best hypothesis survives each step: keep the beam_size best "
         "candidates"
     ),
+    "greedy_extend": (
+        "the output kept growing after the end token: stop as soon as the end token "
+        "is chosen"
+    ),
+    "greedy_ties": (
+        "equal probabilities were broken towards the larger token id: take the first "
+        "maximum, the smallest id (np.argmax does)"
+    ),
     "reverse_ties": (
         "equal scores were ordered the other way round (did you sort ascending and "
         "reverse?): among equal scores the candidate from the better-placed "
@@ -1072,6 +1080,29 @@ def _beam_cases(rng):
     ]
 
 
+def _greedy_cases(rng):
+    """Cases for greedy decoding: the beam cases' models, without a beam size."""
+    cases = [
+        _beam_case(rng, "typical", 1, end_boost=0.5),
+        _beam_case(rng, "end never likely", 1, end_boost=-3.0, max_len=3),
+        _beam_case_where(rng, lambda c: _beam_differs(c, reverse_ties=True),
+                         "equal probabilities (ties)", 1, ties=True),
+        _beam_case_where(rng, lambda c: _beam_differs(c, extend_finished=True),
+                         "end often likely", 1, end_boost=1.5, max_len=8),
+    ]
+    for case in cases:
+        del case.args[3]
+        case.label = case.label.replace(", beam_size=1", "")
+    return cases
+
+
+def _ref_greedy(case, **variant):
+    logp, trans, end, max_len = case.args
+    tokens, score = _ref.beam_search(_harness.make_step(logp, trans), end, 1, max_len,
+                                     **variant)
+    return [tokens, np.array(score)]
+
+
 def _ref_beam(case, greedy=False, **variant):
     logp, trans, end, beam_size, max_len = case.args
     beam_size = 1 if greedy else beam_size
@@ -1080,8 +1111,21 @@ def _ref_beam(case, greedy=False, **variant):
     return [tokens, np.array(score)]
 
 
+_GREEDY_VARIANT = {"greedy_extend": {"extend_finished": True},
+                   "greedy_ties": {"reverse_ties": True}}
+
+GREEDY_DECODE = Question(
+    "07_beam_search", "greedy_decode", "step", ("tokens", "score"),
+    _greedy_cases, _ref_greedy,
+    (Check("tokens", 2, 0, (0, 1, 3)),
+     Check("tokens when probabilities are equal (the smallest id wins)", 1, 0, (2,)),
+     Check("score", 1, 1, (0, 1, 2, 3))),
+    mistakes=_mistakes(lambda case, name: _ref_greedy(case, **_GREEDY_VARIANT[name]),
+                       "greedy_extend", "greedy_ties"),
+)
+
 BEAM_SEARCH = Question(
-    "07_beam_search", "beam_search", "beam", ("tokens", "score"),
+    "07_beam_search", "beam_search", "step", ("tokens", "score"),
     _beam_cases, _ref_beam,
     (Check("tokens with beam_size 1 (greedy)", 2, 0, (0, 1)),
      Check("tokens with several hypotheses", 3, 0, (2, 3, 5, 6)),
@@ -1223,7 +1267,7 @@ ADDITIVE_ATTENTION = Question(
 PART_III = {
     "06_bidirectional": (REVERSE_WITHIN_LENGTHS, BIDIRECTIONAL_FORWARD,
                          BIDIRECTIONAL_BACKWARD),
-    "07_beam_search": (BEAM_SEARCH,),
+    "07_beam_search": (GREEDY_DECODE, BEAM_SEARCH),
     "08_attention": (SCALED_DOT_PRODUCT_ATTENTION,
                      SCALED_DOT_PRODUCT_ATTENTION_BACKWARD, ADDITIVE_ATTENTION),
 }
