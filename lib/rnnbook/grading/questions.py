@@ -695,14 +695,14 @@ def failed_question(question: Question, feedback: str) -> QuestionResult:
 
 
 # ==========================================================================
-# Part III: bidirectional layer (6), beam search (7), attention (8)
+# Part III: bidirectional layer (6), greedy and beam search (7), attention (8)
 # ==========================================================================
 #
 # Each question of these exercises also lists its typical mistakes: a
 # variant of the reference that makes the mistake on purpose. When an
-# output is wrong and equals what a variant gives, the feedback names the
-# mistake in plain words. The variants run in the grader's process, like
-# the reference.
+# output is wrong and equals what a variant gives in every case where it is
+# wrong, the feedback names the mistake in plain words. The variants run in
+# the grader's process, like the reference.
 
 @dataclass(frozen=True)
 class Mistake:
