@@ -556,9 +556,14 @@ def test_blocked_covers_the_part_iii_library_code():
     assert not given & {"rnn_forward", "rnn_backward"}
     # The exercise is given the sequence functions, not the step functions.
     assert {"rnn_step_forward", "rnn_step_backward"} <= given
+    # Exercise 2 is given the forward pass it differentiates, not the backward.
+    blocked_02 = _blocked_names("02_rnn_backward", "rnnbook.nn.rnn")
+    assert not blocked_02 & {"rnn_forward", "rnn_step_forward"}
+    assert {"rnn_backward", "rnn_step_backward"} <= blocked_02
     for ex in EXERCISES:
         assert {"rnn_forward", "rnn_backward", "rnn_step_forward"} <= \
-            _blocked_names(ex, "rnnbook.nn.rnn") or ex == "06_bidirectional"
+            _blocked_names(ex, "rnnbook.nn.rnn") or ex in ("02_rnn_backward",
+                                                           "06_bidirectional")
         for module in ("rnnbook.nn.attention", "rnnbook.nn.sequence", "rnnbook.nn.seq2seq",
                        "rnnbook.nn.lstm", "rnnbook.nn.gru"):
             assert _blocked_names(ex, module) == _blocked_names(None, module), (ex, module)
@@ -726,6 +731,49 @@ def test_self_check_names_a_mistake_without_the_expected_values(capsys):
     out = capsys.readouterr().out
     assert "0/6 points" in out and "not divided by sqrt(d)" in out
     assert "Warning" not in out
+
+
+def _bidir_forward_own(x, lengths, Wx_f, Wh_f, b_f, Wx_b, Wh_b, b_b, zero_padding=True):
+    """The layer from the given one-directional RNN, as a student writes it."""
+    N, T, _ = x.shape
+    t = np.arange(T)[None, :]
+    index = np.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
+    rows = np.arange(N)[:, None]
+    h0 = np.zeros((N, Wh_f.shape[0]), dtype=x.dtype)
+    h_f, cache_f = rnn.rnn_forward(x, h0, Wx_f, Wh_f, b_f)
+    h_b, cache_b = rnn.rnn_forward(x[rows, index], h0, Wx_b, Wh_b, b_b)
+    h = np.concatenate([h_f, h_b[rows, index]], axis=2)
+    if zero_padding:
+        h = h * (t < lengths[:, None])[:, :, None]
+    return h, (cache_f, cache_b, index)
+
+
+def test_a_named_mistake_is_said_once_and_not_taken_for_a_slip():
+    # Mistake naming (Part III) and the slip re-check (Parts I and II) both
+    # look at wrong outputs; a named mistake is the whole message, once.
+    words = Q._MISTAKE_WORDS["no_zero"]
+    assert run_check("bidirectional_forward", _bidir_forward_own,
+                     rng=np.random.default_rng(0)).score == 6
+    result = run_check("bidirectional_forward",
+                       lambda *a: _bidir_forward_own(*a, zero_padding=False),
+                       rng=np.random.default_rng(0))
+    assert result.score < result.max_score
+    assert result.feedback.count(words) == 1, result.feedback
+    assert "this looks like" not in result.feedback
+    assert len(result.messages) == len(set(result.messages))
+
+
+def test_argument_order_hint_uses_the_exercises_signature():
+    # The library's bidirectional_forward takes (cell, x, params_fwd, ...); the
+    # exercise's takes the weights one by one, and the hint must say so.
+    def swapped(lengths, x, Wx_f, Wh_f, b_f, Wx_b, Wh_b, b_b):
+        return _bidir_forward_own(x, lengths, Wx_f, Wh_f, b_f, Wx_b, Wh_b, b_b)
+
+    result = run_check("bidirectional_forward", swapped, rng=np.random.default_rng(0))
+    assert result.score == 0
+    assert "swapped argument order" in result.messages[0], result.messages
+    assert "bidirectional_forward(x, lengths, Wx_f" in result.messages[0]
+    assert "params_fwd" not in result.feedback
 
 
 # --------------------------------------------------------------------------
