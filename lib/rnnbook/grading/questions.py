@@ -1475,7 +1475,7 @@ def _stored(sets, arrays, rng):
                         np.dtype(c["dtype"]), [get(e) for e in c["expected"]],
                         [(s["description"], [get(o) for o in s["outputs"]])
                          for s in c["slips"]],
-                        [outputs(m) for m in c["mistakes"]] if "mistakes" in c else None))
+                        [outputs(m) for m in c.get("mistakes", ())]))
     return out
 
 
