@@ -1,8 +1,11 @@
-"""Time the grader on a folder of twenty submissions.
+"""Time the grader on a folder of thirty submissions across the eight exercises.
 
-The submissions are made from the solution notebooks, four per exercise:
-the solution itself, the solution with one deliberate mistake, the solution
-with a slow but correct extra cell, and the untouched student notebook. They
+The submissions are made from the solution notebooks, in four kinds: the
+solution itself, the solution with one deliberate mistake, the untouched
+student notebook, and the solution with a slow but correct extra cell.
+Every exercise gets the first three; the busy kind goes to as many
+exercises, in order, as it takes to reach the requested count (30 by
+default: eight of each of the first three kinds and six busy ones). They
 are written to a temporary folder and graded in one run of
 ``rnnbook-grade`` (a separate process, so start-up counts too), by default
 with two kernels at a time. The script prints the wall time, the time per
@@ -10,7 +13,7 @@ submission and the scores, and checks that every score is what it should
 be.
 
     python benchmarks/grading_benchmark.py [--jobs 2] [--sandbox auto|on|off]
-                                           [--limits auto|rlimits]
+                                           [--limits auto|rlimits] [--count 30]
 
 The resource limits per submission are on, with their defaults; ``--limits``
 chooses how they are enforced (cgroups when possible, or rlimits).
@@ -40,6 +43,10 @@ MISTAKES = {
     "03_char_model": ("    z = z - np.max(z, axis=-1, keepdims=True)\n", ""),
     "04_lstm": ("h_prev.T @ da, da.sum(axis=0))", "h_prev.T @ da, da.mean(axis=0))"),
     "05_gru": ("h = (1 - z) * n + z * h_prev", "h = z * n + (1 - z) * h_prev"),
+    "06_bidirectional": ("    h_bwd = reverse_within_lengths(h_rev, lengths)\n",
+                         "    h_bwd = h_rev\n"),
+    "07_beam_search": ("beam = candidates[:beam_size]", "beam = candidates[:1]"),
+    "08_attention": ("scale = 1.0 / math.sqrt(q.shape[-1])", "scale = 1.0"),
 }
 
 # A correct notebook that also does some honest work of its own.
@@ -51,9 +58,9 @@ for _ in range(20):
 """
 
 
-def make_submissions(folder: Path) -> dict[Path, str]:
-    """Write twenty notebooks; return {path: expected outcome}."""
-    expected = {}
+def make_submissions(folder: Path, count: int = 30) -> dict[Path, str]:
+    """Write ``count`` notebooks; return {path: expected outcome}."""
+    kinds = {}
     for ex, (old, new) in MISTAKES.items():
         solution = nbformat.read(ROOT / "solutions" / f"{ex}.ipynb", as_version=4)
         student = nbformat.read(ROOT / "exercises" / f"{ex}.ipynb", as_version=4)
@@ -62,11 +69,18 @@ def make_submissions(folder: Path) -> dict[Path, str]:
         cell.source = cell.source.replace(old, new)
         busy = copy.deepcopy(solution)
         busy.cells.append(nbformat.v4.new_code_cell(EXTRA_WORK.strip()))
-        for name, nb, outcome in (("solution", solution, "full"), ("mistake", wrong, "partial"),
-                                  ("busy", busy, "full"), ("untouched", student, "zero")):
-            path = folder / f"{ex}_{name}.ipynb"
-            nbformat.write(nb, path)
-            expected[path] = outcome
+        kinds[ex] = (("solution", solution, "full"), ("mistake", wrong, "partial"),
+                     ("untouched", student, "zero"), ("busy", busy, "full"))
+    # Kind by kind, exercise by exercise, until there are enough.
+    order = [(ex, k) for k in range(4) for ex in MISTAKES]
+    if not 0 < count <= len(order):
+        raise SystemExit(f"--count must be between 1 and {len(order)}")
+    expected = {}
+    for ex, k in order[:count]:
+        name, nb, outcome = kinds[ex][k]
+        path = folder / f"{ex}_{name}.ipynb"
+        nbformat.write(nb, path)
+        expected[path] = outcome
     return expected
 
 
@@ -104,12 +118,14 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="kernels at a time (default 2)")
     parser.add_argument("--sandbox", choices=("auto", "on", "off"), default="auto")
     parser.add_argument("--limits", choices=("auto", "rlimits"), default="auto")
+    parser.add_argument("--count", type=int, default=30,
+                        help="number of submissions (default 30, at most 32)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="rnnbook-grading-bench-") as tmp:
         folder = Path(tmp) / "submissions"
         folder.mkdir()
-        expected = make_submissions(folder)
+        expected = make_submissions(folder, args.count)
         report = Path(tmp) / "report.json"
         cmd = [sys.executable, "-m", "rnnbook.grading.cli", str(folder), "--jobs",
                str(args.jobs), "--sandbox", args.sandbox, "--limits", args.limits,

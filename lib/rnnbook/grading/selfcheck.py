@@ -38,6 +38,20 @@ BLOCKED = {
     "rnnbook.grading.references": "*",
     "rnnbook.train.optim": ("clip_grad_norm", "grad_norm"),
     "rnnbook.nn.activations": ("softmax", "log_softmax"),
+    # -- Part III exercises (bidirectional layer, beam search, attention) --
+    "rnnbook.nn.attention": "*",
+    "rnnbook.nn.sequence": ("bidirectional_forward", "bidirectional_backward",
+                            "reverse_within_lengths", "_reverse_index"),
+    "rnnbook.nn.seq2seq": ("Seq2Seq",),
+}
+
+#: Graded functions that an exercise hands to the student as working code.
+#: The bidirectional layer is built from the one-directional RNN, so its
+#: grading kernel keeps the library's ``rnn_forward`` and ``rnn_backward``
+#: (and what they use); every other exercise's kernel, those that grade the
+#: RNN among them, still has them stubbed.
+GIVEN = {
+    "06_bidirectional": ("rnn_forward", "rnn_backward"),
 }
 
 
@@ -46,12 +60,14 @@ def given_functions(exercise: str | None) -> set[str]:
 
     A backward question consumes the cache of a forward function; when that
     forward is graded in another exercise, the notebook imports it from
-    the library and the grader leaves it available for that exercise.
+    the library and the grader leaves it available for that exercise. An
+    exercise may also be handed working code outright (:data:`GIVEN`).
     """
     if exercise not in EXERCISES:
         return set()
     own = {q.name for q in EXERCISES[exercise]}
-    return {q.forward for q in EXERCISES[exercise] if q.forward and q.forward not in own}
+    given = {q.forward for q in EXERCISES[exercise] if q.forward and q.forward not in own}
+    return given | (set(GIVEN.get(exercise, ())) - own)
 
 
 def module_members(mod) -> list[str]:
