@@ -128,12 +128,10 @@ def main(argv=None) -> int:
         expected = make_submissions(folder, args.count)
         report = Path(tmp) / "report.json"
         cmd = [sys.executable, "-m", "rnnbook.grading.cli", str(folder), "--jobs",
-               str(args.jobs), "--sandbox", args.sandbox, "--limits", args.limits,
-               "--json", str(report), "--quiet"]
+               str(args.jobs), "--sandbox", args.sandbox, "--json", str(report), "--quiet"]
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-        if args.limits == "auto":
-            cmd.remove("--limits")
-            cmd.remove("auto")
+        if args.limits != "auto":
+            cmd += ["--limits", args.limits]
         meter = _cpu_meter()
         join = None if meter is None else \
             (lambda: (meter[0] / "cgroup.procs").write_text(str(os.getpid())))
