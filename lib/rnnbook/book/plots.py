@@ -293,7 +293,7 @@ def draw_io_patterns(axes=None):
         ("encoder-decoder\n(e.g. translation)",
          dict(steps=6, inputs=[1, 2, 3], outputs=[4, 5, 6], decoder_from=4,
               output_labels=["", "", "", "$\\hat{y}_{1}$", "$\\hat{y}_{2}$", "$\\hat{y}_{3}$"],
-              hidden_labels=["$h_{1}$", "$h_{2}$", "$h_{3}$", "$s_{1}$", "$s_{2}$", "$s_{3}$"])),
+              hidden_labels=["$h_{1}$", "$h_{2}$", "$h_{3}$", "$d_{1}$", "$d_{2}$", "$d_{3}$"])),
     ]
     if axes is None:
         widths = [max(p[1]["steps"], 1) * L.dx + 0.5 for p in panels]
