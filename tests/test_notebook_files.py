@@ -48,3 +48,20 @@ def test_chapter_starts_with_rnnbook_import_and_seeded_rng(path):
     headings = [line for c in nb.cells if c.cell_type == "markdown"
                 for line in c.source.splitlines() if line.startswith("# ")]
     assert len(headings) == 1, f"{path.name}: needs exactly one '# ' title, found {len(headings)}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=_ids(CHAPTERS))
+def test_every_named_figure_has_a_caption_and_alt_text(path):
+    # MyST-NB reads both from the cell's mystnb metadata; alt text put anywhere
+    # else is silently ignored and the image reaches the site without it.
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        mystnb = cell.metadata.get("mystnb", {})
+        if "figure" not in mystnb:
+            assert "image" not in cell.metadata, f"{path.name} cell {i}: image outside mystnb"
+            continue
+        figure = mystnb["figure"]
+        assert figure.get("name", "").startswith("fig-"), f"{path.name} cell {i}: figure name"
+        assert len(figure.get("caption", "")) > 40, f"{path.name} cell {i}: caption too short"
+        alt = mystnb.get("image", {}).get("alt", "")
+        assert len(alt) > 40, f"{path.name} cell {i}: figure without alt text"

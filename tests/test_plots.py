@@ -120,3 +120,60 @@ def test_lstm_cell_diagram_has_four_coloured_gates_and_the_belt():
     assert sum(w > 3 for w in widths) == 3 and sorted(widths)[-4] < 2
     unlabelled = plots.draw_lstm_cell(labels=False).axes[0]
     assert "forget" not in " ".join(_texts(unlabelled))
+
+
+def _gate_fills(ax, palette):
+    """The palette keys whose colour fills some box of ``ax``."""
+    fills = {matplotlib.colors.to_hex(b.get_facecolor()).lower() for b in _boxes(ax)}
+    return {k for k, c in palette.items() if c.lower() in fills}
+
+
+def _line_colours(ax):
+    colours = {matplotlib.colors.to_hex(p.get_edgecolor()).lower()
+               for p in ax.patches if isinstance(p, FancyArrowPatch)}
+    return colours | {matplotlib.colors.to_hex(line.get_color()).lower() for line in ax.lines}
+
+
+@pytest.mark.parametrize("name, key", list(plots.LSTM_GATES.items()))
+def test_lstm_highlight_colours_one_gate_and_greys_the_rest(name, key):
+    plain = plots.draw_lstm_cell().axes[0]
+    lit = plots.draw_lstm_cell(highlight=name).axes[0]
+    assert _gate_fills(plain, plots.GATE_COLORS) == set("figo")
+    assert _gate_fills(lit, plots.GATE_COLORS) == {key}
+    colour = plots.GATE_COLORS[key].lower()
+    assert colour in _line_colours(lit) and colour not in _line_colours(plain)
+    assert plots.MUTED["line"].lower() in _line_colours(lit)
+    # The belt segment the gate acts on is drawn in the gate's colour, thick.
+    belt = [p for p in lit.patches if isinstance(p, FancyArrowPatch) and p.get_linewidth() > 3]
+    assert len(belt) == 3
+    belt_colours = [matplotlib.colors.to_hex(p.get_edgecolor()).lower() for p in belt]
+    assert belt_colours.count(colour) == (0 if key == "o" else 1)
+
+
+def test_gru_cell_diagram_has_its_gates_and_the_state_line():
+    ax = plots.draw_gru_cell().axes[0]
+    assert _gate_fills(ax, plots.GRU_GATE_COLORS) == {"r", "z", "n"}
+    texts = " ".join(_texts(ax))
+    for name in ("update", "reset", "candidate", "$h_{t-1}$", "$h_t$", "$x_t$", "$W_{hn}$", "$1-$"):
+        assert name in texts
+    widths = [a.get_linewidth() for a in ax.patches if isinstance(a, FancyArrowPatch)]
+    assert sum(w > 3 for w in widths) == 3
+    assert "update" not in " ".join(_texts(plots.draw_gru_cell(labels=False).axes[0]))
+
+
+@pytest.mark.parametrize("name, key", list(plots.GRU_GATES.items()))
+def test_gru_highlight_colours_one_gate(name, key):
+    ax = plots.draw_gru_cell(highlight=name).axes[0]
+    assert _gate_fills(ax, plots.GRU_GATE_COLORS) == {key}
+    assert plots.GRU_GATE_COLORS[key].lower() in _line_colours(ax)
+
+
+@pytest.mark.parametrize("draw, bad, options", [
+    (plots.draw_lstm_cell, "reset", "'forget', 'input', 'candidate', 'output'"),
+    (plots.draw_lstm_cell, "f", "'forget', 'input', 'candidate', 'output'"),
+    (plots.draw_gru_cell, "forget", "'reset', 'update', 'candidate'"),
+])
+def test_highlight_rejects_unknown_gate_names(draw, bad, options):
+    with pytest.raises(ValueError, match="highlight") as err:
+        draw(highlight=bad)
+    assert options in str(err.value) and repr(bad) in str(err.value)

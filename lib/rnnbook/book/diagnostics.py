@@ -120,9 +120,10 @@ def gradient_norms_by_lag(cell, params, x, h0=None, *, dh_T=None, state="all"):
     The loss is ``L = sum(dh_T * h_T)``, a linear function of the last
     hidden state, so ``dL/dh_T = dh_T`` exactly and everything that happens
     to the gradient on its way back is the product of the cell's step
-    Jacobians. At lag ``k`` the function reports ``||dL/ds_{T-k}||`` (the
-    2-norm per example), where ``s_t`` is the cell's state after step ``t``
-    (``s_0`` the initial state). For an LSTM the state is ``(h_t, c_t)``.
+    Jacobians. At lag ``k`` the function reports the 2-norm, per example, of
+    the gradient on the cell's state after step ``T - k`` (lag ``T`` is the
+    initial state). The state is ``h_t``, or for an LSTM the pair
+    ``(h_t, c_t)``, whose two gradients are stacked into one vector.
 
     Args:
         cell: ``"rnn"``, ``"lstm"``, ``"gru"`` or a :class:`~rnnbook.nn.cells.Cell`.

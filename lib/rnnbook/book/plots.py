@@ -30,7 +30,11 @@ __all__ = [
     "draw_unrolled_rnn",
     "draw_io_patterns",
     "GATE_COLORS",
+    "LSTM_GATES",
     "draw_lstm_cell",
+    "GRU_GATE_COLORS",
+    "GRU_GATES",
+    "draw_gru_cell",
 ]
 
 #: The Okabe-Ito colour-blind-safe palette (Okabe & Ito, 2008).
@@ -299,7 +303,7 @@ def draw_io_patterns(axes=None):
         ("encoder-decoder\n(e.g. translation)",
          dict(steps=6, inputs=[1, 2, 3], outputs=[4, 5, 6], decoder_from=4,
               output_labels=["", "", "", "$\\hat{y}_{1}$", "$\\hat{y}_{2}$", "$\\hat{y}_{3}$"],
-              hidden_labels=["$h_{1}$", "$h_{2}$", "$h_{3}$", "$s_{1}$", "$s_{2}$", "$s_{3}$"])),
+              hidden_labels=["$h_{1}$", "$h_{2}$", "$h_{3}$", "$d_{1}$", "$d_{2}$", "$d_{3}$"])),
     ]
     if axes is None:
         widths = [max(p[1]["steps"], 1) * L.dx + 0.5 for p in panels]
@@ -329,11 +333,12 @@ GATE_COLORS = {
 }
 
 
-def _node(ax, xy, symbol, radius=0.28):
+def _node(ax, xy, symbol, radius=0.28, *, edgecolor="black", linewidth=1.3, textcolor="black"):
     """A small circle holding an operation symbol (the point-wise x and +)."""
-    ax.add_patch(plt.Circle(xy, radius, facecolor="white", edgecolor="black", linewidth=1.3,
-                            zorder=3))
-    ax.text(xy[0], xy[1], symbol, ha="center", va="center", fontsize=13, zorder=4)
+    ax.add_patch(plt.Circle(xy, radius, facecolor="white", edgecolor=edgecolor,
+                            linewidth=linewidth, zorder=3))
+    ax.text(xy[0], xy[1], symbol, ha="center", va="center", fontsize=13, zorder=4,
+            color=textcolor)
 
 
 def _line(ax, points, *, arrow=True, color="black", linewidth=1.3, zorder=1):
@@ -347,7 +352,82 @@ def _line(ax, points, *, arrow=True, color="black", linewidth=1.3, zorder=1):
                                  shrinkA=0, shrinkB=0, zorder=zorder))
 
 
-def draw_lstm_cell(ax=None, *, labels: bool = True):
+#: Colours of the parts of a diagram that a highlight leaves in the background.
+MUTED = {"line": "#BBBBBB", "fill": "#EBEBEB", "edge": "#AAAAAA", "text": "#999999"}
+
+#: The gates :func:`draw_lstm_cell` can highlight, by name, and their key in GATE_COLORS.
+LSTM_GATES = {"forget": "f", "input": "i", "candidate": "g", "output": "o"}
+
+
+def _highlight_key(highlight, gates, function):
+    """The short key of the gate named ``highlight`` (None stays None)."""
+    if highlight is None:
+        return None
+    if highlight not in gates:
+        options = ", ".join(repr(name) for name in gates)
+        raise ValueError(f"{function}: highlight is {highlight!r} but needs to be None or one "
+                         f"of {options}")
+    return gates[highlight]
+
+
+class _Painter:
+    """Colours for one diagram: every part in black, or only the highlighted parts in colour.
+
+    ``parts`` are the names of the lines, nodes and boxes that belong to the
+    highlighted gate; ``color`` is that gate's colour. With no highlight
+    (``color=None``) everything is drawn as in the plain diagram.
+    """
+
+    def __init__(self, color=None, parts=()):
+        self.color, self.parts = color, set(parts)
+
+    def on(self, part):
+        return self.color is not None and part in self.parts
+
+    def line(self, part, width=1.3):
+        """Keyword arguments for :func:`_line` for the part named ``part``."""
+        if self.color is None:
+            return dict(color="black", linewidth=width)
+        if part in self.parts:
+            return dict(color=self.color, linewidth=max(width, 2.4), zorder=1.5)
+        return dict(color=MUTED["line"], linewidth=width)
+
+    def node(self, part):
+        """Keyword arguments for :func:`_node`."""
+        if self.color is None:
+            return {}
+        if part in self.parts:
+            return dict(edgecolor=self.color, linewidth=2.6)
+        return dict(edgecolor=MUTED["edge"], textcolor=MUTED["text"])
+
+    def box(self, part, fill):
+        """(facecolor, edgecolor, text colour) of a box whose own colour is ``fill``."""
+        if self.color is None or part in self.parts:
+            return fill, "black", "black"
+        return MUTED["fill"], MUTED["edge"], MUTED["text"]
+
+
+def _gate_box(ax, x, y, symbol, fill, paint, part, *, width=0.9, height=0.6, rounding=0.1,
+              fontsize=12):
+    face, edge, text = paint.box(part, fill)
+    ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
+                                boxstyle=f"round,pad=0.02,rounding_size={rounding}",
+                                facecolor=face, edgecolor=edge,
+                                linewidth=2.0 if paint.on(part) else 1.2, zorder=2))
+    ax.text(x, y, symbol, ha="center", va="center", fontsize=fontsize, zorder=3, color=text)
+
+
+# What each LSTM gate touches: its box, the inputs that reach it, and its path to the belt.
+_LSTM_PARTS = {
+    "f": {"f", "stub_f", "bus_f", "x_in", "f_up", "times_f", "belt_mid"},
+    "i": {"i", "stub_i", "bus_i", "x_in", "i_up", "times_w", "w_up", "plus", "belt_out"},
+    "g": {"g", "stub_g", "bus_g", "x_in", "g_up", "times_w", "w_up", "plus", "belt_out"},
+    "o": {"o", "stub_o", "bus_o", "x_in", "o_up", "times_o", "tanh_in", "tanh", "tanh_out",
+          "h_out"},
+}
+
+
+def draw_lstm_cell(ax=None, *, labels: bool = True, highlight: str | None = None):
     """Draw one LSTM step: the cell-state belt on top, the four gates below it.
 
     The thick line along the top carries the cell state from ``c_{t-1}`` to
@@ -356,16 +436,24 @@ def draw_lstm_cell(ax=None, *, labels: bool = True):
     bottom brings ``h_{t-1}``, which joins ``x_t`` and feeds the four gate
     boxes; on the right, ``tanh(c_t)`` times the output gate gives ``h_t``,
     which leaves both to the right (the next step) and upwards (the output).
+    Chapter 4 (LSTM) draws it, once whole and once per gate.
 
     Args:
         ax: Axes to draw on, or None for a new figure.
         labels: write the names of the gates under their boxes.
+        highlight: None, or one of ``"forget"``, ``"input"``, ``"candidate"``,
+            ``"output"``: draw that gate's box, the lines that feed it and
+            its path to the belt (or, for the output gate, from the belt to
+            ``h_t``) in the gate's colour and everything else in grey.
 
     Returns:
         The matplotlib Figure.
 
     Taught in: Chapter 4, Long short-term memory.
     """
+    key = _highlight_key(highlight, LSTM_GATES, "draw_lstm_cell")
+    paint = _Painter(None if key is None else GATE_COLORS[key],
+                     () if key is None else _LSTM_PARTS[key])
     fig, ax = _new_axes(ax, (8.8, 5.2))
     belt_y, low_y, gate_y, mid_y = 5.0, 0.6, 2.0, 3.5
     ax.add_patch(FancyBboxPatch((0.4, 0.1), 11.0, 5.6, boxstyle="round,pad=0.02,rounding_size=0.4",
@@ -373,57 +461,174 @@ def draw_lstm_cell(ax=None, *, labels: bool = True):
                                 zorder=0))
     # The cell-state belt: c_{t-1} -> x (forget) -> + (write) -> c_t.
     xf, xi, xg, xo = 2.0, 4.0, 5.8, 8.1
-    _line(ax, [(-0.6, belt_y), (xf - 0.28, belt_y)], arrow=False, linewidth=3.2)
-    _line(ax, [(xf + 0.28, belt_y), (xg - 0.28, belt_y)], arrow=False, linewidth=3.2)
-    _line(ax, [(xg + 0.28, belt_y), (12.4, belt_y)], linewidth=3.2)
-    _node(ax, (xf, belt_y), r"$\times$")
-    _node(ax, (xg, belt_y), "$+$")
+    _line(ax, [(-0.6, belt_y), (xf - 0.28, belt_y)], arrow=False, **paint.line("belt_in", 3.2))
+    _line(ax, [(xf + 0.28, belt_y), (xg - 0.28, belt_y)], arrow=False,
+          **paint.line("belt_mid", 3.2))
+    _line(ax, [(xg + 0.28, belt_y), (12.4, belt_y)], **paint.line("belt_out", 3.2))
+    _node(ax, (xf, belt_y), r"$\times$", **paint.node("times_f"))
+    _node(ax, (xg, belt_y), "$+$", **paint.node("plus"))
     ax.text(-0.6, belt_y + 0.3, "$c_{t-1}$", ha="left", va="bottom", fontsize=13)
     ax.text(12.4, belt_y + 0.3, "$c_t$", ha="right", va="bottom", fontsize=13)
     # h_{t-1} enters at the bottom left and x_t from below; together they feed every gate.
-    _line(ax, [(-0.6, low_y), (0.9, low_y), (0.9, gate_y - 0.9), (xo, gate_y - 0.9)],
-          arrow=False)
+    bus_y = gate_y - 0.9
+    _line(ax, [(-0.6, low_y), (0.9, low_y), (0.9, bus_y), (xo, bus_y)], arrow=False,
+          **paint.line("bus"))
+    if key is not None:
+        # The stretch of the bus that reaches the highlighted gate, over the grey one.
+        x_gate = {"f": xf, "i": xi, "g": xg, "o": xo}[key]
+        _line(ax, [(-0.6, low_y), (0.9, low_y), (0.9, bus_y), (x_gate, bus_y)], arrow=False,
+              **paint.line("bus_" + key))
     ax.text(-0.6, low_y - 0.3, "$h_{t-1}$", ha="left", va="top", fontsize=13)
-    _line(ax, [(1.5, -0.7), (1.5, gate_y - 0.9)], arrow=False)
+    _line(ax, [(1.5, -0.7), (1.5, bus_y)], arrow=False, **paint.line("x_in"))
     ax.text(1.5, -0.8, "$x_t$", ha="center", va="top", fontsize=13)
     # Each name sits beside its box, on the side where no line runs.
     boxes = [(xf, "f", r"$\sigma$", "forget\n$f_t$", "right"),
              (xi, "i", r"$\sigma$", "input\n$i_t$", "right"),
              (xg, "g", r"$\tanh$", "candidate\n$\\tilde c_t$", "left"),
              (xo, "o", r"$\sigma$", "output\n$o_t$", "left")]
-    for x, key, fn, name, align in boxes:
-        _line(ax, [(x, gate_y - 0.9), (x, gate_y - 0.3)])
-        ax.add_patch(FancyBboxPatch((x - 0.45, gate_y - 0.3), 0.9, 0.6,
-                                    boxstyle="round,pad=0.02,rounding_size=0.1",
-                                    facecolor=GATE_COLORS[key], edgecolor="black",
-                                    linewidth=1.2, zorder=2))
-        ax.text(x, gate_y, fn, ha="center", va="center", fontsize=12, zorder=3)
+    for x, gate, fn, name, align in boxes:
+        _line(ax, [(x, bus_y), (x, gate_y - 0.3)], **paint.line("stub_" + gate))
+        _gate_box(ax, x, gate_y, fn, GATE_COLORS[gate], paint, gate)
         if labels:
             side = -0.55 if align == "right" else 0.55
             ax.text(x + side, gate_y, name, ha=align, va="center", fontsize=9.5,
-                    linespacing=1.1)
+                    linespacing=1.1, color=paint.box(gate, "")[2])
     # Forget gate straight up to the belt.
-    _line(ax, [(xf, gate_y + 0.3), (xf, belt_y - 0.28)])
+    _line(ax, [(xf, gate_y + 0.3), (xf, belt_y - 0.28)], **paint.line("f_up"))
     # Input gate and candidate meet in a product, which is added to the belt.
-    _node(ax, (xg, mid_y), r"$\times$")
-    _line(ax, [(xi, gate_y + 0.3), (xi, mid_y), (xg - 0.28, mid_y)])
-    _line(ax, [(xg, gate_y + 0.3), (xg, mid_y - 0.28)])
-    _line(ax, [(xg, mid_y + 0.28), (xg, belt_y - 0.28)])
+    _node(ax, (xg, mid_y), r"$\times$", **paint.node("times_w"))
+    _line(ax, [(xi, gate_y + 0.3), (xi, mid_y), (xg - 0.28, mid_y)], **paint.line("i_up"))
+    _line(ax, [(xg, gate_y + 0.3), (xg, mid_y - 0.28)], **paint.line("g_up"))
+    _line(ax, [(xg, mid_y + 0.28), (xg, belt_y - 0.28)], **paint.line("w_up"))
     # Output: tanh of the new cell state, gated by o_t.
     xt = 10.0
-    _line(ax, [(xt, belt_y), (xt, 4.1 + 0.25)])
-    ax.add_patch(FancyBboxPatch((xt - 0.45, 3.85 - 0.25), 0.9, 0.5,
-                                boxstyle="round,pad=0.02,rounding_size=0.2",
-                                facecolor="white", edgecolor="black", linewidth=1.2, zorder=2))
-    ax.text(xt, 3.85, r"$\tanh$", ha="center", va="center", fontsize=11, zorder=3)
-    _node(ax, (xt, 2.6), r"$\times$")
-    _line(ax, [(xt, 3.6), (xt, 2.6 + 0.28)])
-    _line(ax, [(xo, gate_y + 0.3), (xo, 2.6), (xt - 0.28, 2.6)])
+    _line(ax, [(xt, belt_y), (xt, 4.1 + 0.25)], **paint.line("tanh_in"))
+    _gate_box(ax, xt, 3.85, r"$\tanh$", "white", paint, "tanh", height=0.5, rounding=0.2,
+              fontsize=11)
+    _node(ax, (xt, 2.6), r"$\times$", **paint.node("times_o"))
+    _line(ax, [(xt, 3.6), (xt, 2.6 + 0.28)], **paint.line("tanh_out"))
+    _line(ax, [(xo, gate_y + 0.3), (xo, 2.6), (xt - 0.28, 2.6)], **paint.line("o_up"))
     # h_t leaves to the right (next step) and upwards (the output of this step).
-    _line(ax, [(xt, 2.6 - 0.28), (xt, low_y), (12.4, low_y)])
-    _line(ax, [(10.9, low_y), (10.9, 6.4)])
+    _line(ax, [(xt, 2.6 - 0.28), (xt, low_y), (12.4, low_y)], **paint.line("h_out"))
+    _line(ax, [(10.9, low_y), (10.9, 6.4)], **paint.line("h_out"))
     ax.text(12.4, low_y - 0.3, "$h_t$", ha="right", va="top", fontsize=13)
     ax.text(11.05, 6.4, "$h_t$", ha="left", va="top", fontsize=13)
     ax.set_xlim(-0.8, 12.6)
     ax.set_ylim(-1.3, 6.6)
+    return fig
+
+
+# -- the GRU cell -------------------------------------------------------------------
+
+#: Fill colour of each GRU gate in :func:`draw_gru_cell`: the update gate takes the
+#: forget gate's colour (it decides what is kept), the candidate the LSTM candidate's.
+GRU_GATE_COLORS = {
+    "r": OKABE_ITO["sky_blue"],
+    "z": OKABE_ITO["vermillion"],
+    "n": OKABE_ITO["orange"],
+}
+
+#: The gates :func:`draw_gru_cell` can highlight, by name, and their key in GRU_GATE_COLORS.
+GRU_GATES = {"reset": "r", "update": "z", "candidate": "n"}
+
+_GRU_PARTS = {
+    "r": {"r", "stub_r", "bus_r", "r_up", "times_r", "r_to_n"},
+    "z": {"z", "stub_z", "bus_z", "z_up", "times_z", "belt_mid", "one_minus_in", "one_minus",
+          "one_minus_out", "times_n", "n_up", "plus", "belt_out"},
+    "n": {"n", "x_to_n", "tap_hn", "Whn", "hn_down", "times_r", "r_to_n", "n_out", "times_n",
+          "n_up", "plus", "belt_out"},
+}
+
+
+def draw_gru_cell(ax=None, *, labels: bool = True, highlight: str | None = None):
+    """Draw one GRU step, in the form the library implements (reset after the product).
+
+    The line along the top is the state, from ``h_{t-1}`` to ``h_t``: it is
+    multiplied by the update gate ``z_t`` and then receives the candidate
+    weighted by ``1 - z_t``. Below it, ``h_{t-1}`` and ``x_t`` feed the two
+    sigmoid gates; the reset gate scales the recurrent term
+    ``W_hn h_{t-1} + b_hn`` before it enters the tanh candidate together with
+    the input term. Chapter 5 (GRU) draws it next to the LSTM cell of
+    :func:`draw_lstm_cell`.
+
+    Args:
+        ax: Axes to draw on, or None for a new figure.
+        labels: write the names of the gates beside their boxes.
+        highlight: None, or one of ``"reset"``, ``"update"``, ``"candidate"``:
+            draw that gate's box, the lines that feed it and its path to the
+            state in its colour and everything else in grey.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    key = _highlight_key(highlight, GRU_GATES, "draw_gru_cell")
+    paint = _Painter(None if key is None else GRU_GATE_COLORS[key],
+                     () if key is None else _GRU_PARTS[key])
+    fig, ax = _new_axes(ax, (8.8, 5.2))
+    belt_y, low_y, gate_y = 5.0, 0.6, 2.0
+    bus_y, r_y = gate_y - 0.9, 2.9
+    xz, xr, xh, xn, xm, xp = 2.4, 3.8, 5.2, 6.9, 8.6, 10.4
+    ax.add_patch(FancyBboxPatch((0.4, -0.2), 11.0, 5.9, boxstyle="round,pad=0.02,rounding_size=0.4",
+                                facecolor="#F2F2F2", edgecolor="#999999", linewidth=1.0,
+                                zorder=0))
+    # The state line: h_{t-1} -> x z_t -> + (1 - z_t) n_t -> h_t.
+    _line(ax, [(-0.6, belt_y), (xm - 0.28, belt_y)], arrow=False, **paint.line("belt_in", 3.2))
+    _line(ax, [(xm + 0.28, belt_y), (xp - 0.28, belt_y)], arrow=False,
+          **paint.line("belt_mid", 3.2))
+    _line(ax, [(xp + 0.28, belt_y), (12.4, belt_y)], **paint.line("belt_out", 3.2))
+    _node(ax, (xm, belt_y), r"$\times$", **paint.node("times_z"))
+    _node(ax, (xp, belt_y), "$+$", **paint.node("plus"))
+    ax.text(-0.6, belt_y + 0.3, "$h_{t-1}$", ha="left", va="bottom", fontsize=13)
+    ax.text(12.4, belt_y + 0.3, "$h_t$", ha="right", va="bottom", fontsize=13)
+    _line(ax, [(11.4, belt_y), (11.4, 6.4)], **paint.line("belt_out"))
+    ax.text(11.55, 6.4, "$h_t$", ha="left", va="top", fontsize=13)
+    # h_{t-1} drops to the bus, where x_t joins it; the bus feeds the two gates.
+    _line(ax, [(0.9, belt_y), (0.9, bus_y), (xr, bus_y)], arrow=False, **paint.line("bus"))
+    if key in ("z", "r"):
+        x_gate = xz if key == "z" else xr
+        _line(ax, [(0.9, belt_y), (0.9, bus_y), (x_gate, bus_y)], arrow=False,
+              **paint.line("bus_" + key))
+    _line(ax, [(1.5, -0.9), (1.5, bus_y)], arrow=False,
+          **paint.line("bus_" + key if key in ("z", "r") else "x_in"))
+    ax.text(1.5, -1.0, "$x_t$", ha="center", va="top", fontsize=13)
+    # The input term of the candidate: x_t along the bottom to the tanh box.
+    _line(ax, [(1.5, low_y - 0.4), (xn, low_y - 0.4), (xn, r_y - 0.3)], **paint.line("x_to_n"))
+    for x, gate, name in ((xz, "z", "update\n$z_t$"), (xr, "r", "reset\n$r_t$")):
+        _line(ax, [(x, bus_y), (x, gate_y - 0.3)], **paint.line("stub_" + gate))
+        _gate_box(ax, x, gate_y, r"$\sigma$", GRU_GATE_COLORS[gate], paint, gate)
+    if labels:
+        ax.text(xz - 0.55, gate_y, "update\n$z_t$", ha="right", va="center", fontsize=9.5,
+                linespacing=1.1, color=paint.box("z", "")[2])
+        ax.text(xr + 0.55, gate_y - 0.1, "reset\n$r_t$", ha="left", va="top", fontsize=9.5,
+                linespacing=1.1, color=paint.box("r", "")[2])
+    # The recurrent term W_hn h_{t-1} + b_hn, read off the state line and scaled by r_t.
+    _line(ax, [(xh, belt_y), (xh, 4.2)], **paint.line("tap_hn"))
+    _gate_box(ax, xh, 3.95, "$W_{hn}$", "white", paint, "Whn", width=0.95, height=0.5,
+              rounding=0.15, fontsize=10.5)
+    _line(ax, [(xh, 3.7), (xh, r_y + 0.28)], **paint.line("hn_down"))
+    _node(ax, (xh, r_y), r"$\times$", **paint.node("times_r"))
+    _line(ax, [(xr, gate_y + 0.3), (xr, r_y), (xh - 0.28, r_y)], **paint.line("r_up"))
+    _line(ax, [(xh + 0.28, r_y), (xn - 0.45, r_y)], **paint.line("r_to_n"))
+    _gate_box(ax, xn, r_y, r"$\tanh$", GRU_GATE_COLORS["n"], paint, "n")
+    if labels:
+        ax.text(xn, r_y + 0.45, "candidate $n_t$", ha="center", va="bottom", fontsize=9.5,
+                color=paint.box("n", "")[2])
+    # The update gate runs up to the product on the state line and, as 1 - z_t, to the
+    # product with the candidate. It crosses the W_hn tap; a white gap marks the crossing.
+    z_route = 4.5
+    ax.plot([xh, xh], [z_route - 0.12, z_route + 0.12], color="#F2F2F2", linewidth=6,
+            zorder=1.7, solid_capstyle="butt")
+    _line(ax, [(xz, gate_y + 0.3), (xz, z_route), (xm, z_route), (xm, belt_y - 0.28)],
+          **paint.line("z_up"))
+    if paint.on("z_up"):
+        ax.lines[-1].set_zorder(1.8)
+    _line(ax, [(xm, z_route), (xm, 3.75 + 0.28)], **paint.line("one_minus_in"))
+    _node(ax, (xm, 3.75), "$1-$", radius=0.3, **paint.node("one_minus"))
+    ax.texts[-1].set_fontsize(10)
+    _line(ax, [(xm, 3.75 - 0.3), (xm, r_y + 0.28)], **paint.line("one_minus_out"))
+    _node(ax, (xm, r_y), r"$\times$", **paint.node("times_n"))
+    _line(ax, [(xn + 0.45, r_y), (xm - 0.28, r_y)], **paint.line("n_out"))
+    _line(ax, [(xm + 0.28, r_y), (xp, r_y), (xp, belt_y - 0.28)], **paint.line("n_up"))
+    ax.set_xlim(-0.8, 12.6)
+    ax.set_ylim(-1.5, 6.6)
     return fig
