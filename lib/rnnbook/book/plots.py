@@ -543,6 +543,8 @@ _GRU_PARTS = {
 def draw_gru_cell(ax=None, *, labels: bool = True, highlight: str | None = None):
     """Draw one GRU step, in the form the library implements (reset after the product).
 
+    Taught in: Chapter 5, Gated recurrent units.
+
     The line along the top is the state, from ``h_{t-1}`` to ``h_t``: it is
     multiplied by the update gate ``z_t`` and then receives the candidate
     weighted by ``1 - z_t``. Below it, ``h_{t-1}`` and ``x_t`` feed the two
