@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from rnnbook import interop
-from rnnbook.nn.attention import scaled_dot_product_attention, scaled_dot_product_attention_backward
+from rnnbook.nn.attention import (additive_attention, additive_attention_backward,
+                                   scaled_dot_product_attention,
+                                   scaled_dot_product_attention_backward)
 from rnnbook.train.gradcheck import rel_error
 from rnnbook.nn.gru import gru_backward, gru_forward
 from rnnbook.nn.lstm import lstm_backward, lstm_forward
@@ -311,6 +313,34 @@ def test_live_attention_agreement(mask_kind):
     assert_close("out", out, t_out.detach().numpy())
     for name, ours, theirs in (("dq", dq, tq.grad), ("dk", dk, tk.grad), ("dv", dv_, tv.grad)):
         assert_close(name, ours, theirs.numpy())
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_live_additive_attention_agrees_with_autograd(masked):
+    """Bahdanau's score w . tanh(q Wq + k Wk), written in torch, differentiated by autograd."""
+    torch = _torch()
+    rng = np.random.default_rng(12)
+    N, Tq, Tk, d, dv, A = 2, 3, 5, 4, 3, 6
+    q, k = rng.standard_normal((N, Tq, d)), rng.standard_normal((N, Tk, d))
+    v, dout = rng.standard_normal((N, Tk, dv)), rng.standard_normal((N, Tq, dv))
+    Wq, Wk, w = rng.standard_normal((d, A)), rng.standard_normal((d, A)), rng.standard_normal(A)
+    mask = (np.arange(Tk)[None, :] < np.array([5, 2])[:, None])[:, None, :] if masked else None
+    out, weights, cache = additive_attention(q, k, v, Wq, Wk, w, mask)
+    grads = additive_attention_backward(dout, cache)
+
+    t = [torch.from_numpy(a).requires_grad_() for a in (q, k, v, Wq, Wk, w)]
+    tq, tk, tv, tWq, tWk, tw = t
+    scores = torch.tanh((tq @ tWq)[:, :, None, :] + (tk @ tWk)[:, None, :, :]) @ tw
+    if mask is not None:
+        scores = scores.masked_fill(~torch.from_numpy(np.broadcast_to(mask, scores.shape).copy()),
+                                    float("-inf"))
+    t_weights = torch.softmax(scores, dim=-1)
+    t_out = t_weights @ tv
+    (t_out * torch.from_numpy(dout)).sum().backward()
+    assert_close("out", out, t_out.detach().numpy())
+    assert_close("weights", weights, t_weights.detach().numpy())
+    for name, ours, theirs in zip(("dq", "dk", "dv", "dWq", "dWk", "dw"), grads, t):
+        assert_close(name, ours, theirs.grad.numpy())
 
 
 # -- bidirectional and stacked layers over padded batches ---------------------------
