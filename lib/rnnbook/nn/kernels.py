@@ -86,21 +86,14 @@ def rnn_forward_fast(x, h0, Wx, Wh, b):
     N, T, D, H = s["N"], s["T"], s["D"], s["H"]
     check_steps(T)
 
-    # The input projections do not depend on the recurrence: one (T*N, D) x (D, H)
-    # product replaces T small ones. It is computed time-major, (T, N, H), so
-    # that each step's slice is contiguous, and then overwritten in place by
-    # the hidden states.
-    x_tm = x.transpose(1, 0, 2).reshape(T * N, D)
-    hs = (x_tm @ Wx).reshape(T, N, H)
-    hs += b
-    hWh = np.empty((N, H), dtype=x.dtype)
+    # The input projections do not depend on the recurrence: one (N*T, D) x (D, H)
+    # product replaces T small ones.
+    xw = (x.reshape(N * T, D) @ Wx).reshape(N, T, H) + b
+    h = np.empty((N, T, H), dtype=x.dtype)
     h_prev = h0
     for t in range(T):
-        np.matmul(h_prev, Wh, out=hWh)
-        hs[t] += hWh
-        np.tanh(hs[t], out=hs[t])
-        h_prev = hs[t]
-    h = np.ascontiguousarray(hs.transpose(1, 0, 2))
+        h[:, t] = tanh(xw[:, t] + h_prev @ Wh)
+        h_prev = h[:, t]
     return h, RNNKernelCache(x, h0, Wx, Wh, h)
 
 
@@ -128,27 +121,19 @@ def rnn_backward_fast(dh, cache):
     D = c.x.shape[2]
 
     # Only this loop is sequential: the gradient reaching step t from step
-    # t + 1 needs the pre-activation gradient of step t + 1. Time-major
-    # arrays keep every step's slice contiguous.
-    dtype = c.h.dtype
-    h_tm = np.ascontiguousarray(c.h.transpose(1, 0, 2))
-    da = np.array(dh.transpose(1, 0, 2), order="C")  # a copy; becomes d(pre-activation)
-    dh_next = np.zeros((N, H), dtype=dtype)
-    deriv = np.empty((N, H), dtype=dtype)
-    Wh_T = np.ascontiguousarray(c.Wh.T)
+    # t + 1 needs the pre-activation gradient of step t + 1.
+    da = np.empty_like(c.h)  # gradient w.r.t. the pre-activation of every step
+    dh_next = np.zeros((N, H), dtype=c.h.dtype)
     for t in range(T - 1, -1, -1):
-        da[t] += dh_next
-        np.multiply(h_tm[t], h_tm[t], out=deriv)
-        np.subtract(1, deriv, out=deriv)  # tanh' = 1 - h**2
-        da[t] *= deriv
-        np.matmul(da[t], Wh_T, out=dh_next)
+        h_t = c.h[:, t]
+        da[:, t] = (dh[:, t] + dh_next) * (1 - h_t * h_t)
+        dh_next = da[:, t] @ c.Wh.T
 
-    # Every weight gradient is a sum over steps, i.e. one product over T*N rows.
-    da2 = da.reshape(T * N, H)
-    h_prev = np.concatenate((c.h0[None], h_tm[:-1]), axis=0).reshape(T * N, H)
-    x_tm = c.x.transpose(1, 0, 2).reshape(T * N, D)
-    dx = np.ascontiguousarray((da2 @ c.Wx.T).reshape(T, N, D).transpose(1, 0, 2))
-    dWx = x_tm.T @ da2
+    # Every weight gradient is a sum over steps, i.e. one product over N*T rows.
+    da2 = da.reshape(N * T, H)
+    h_prev = np.concatenate((c.h0[:, None, :], c.h[:, :-1]), axis=1).reshape(N * T, H)
+    dx = (da2 @ c.Wx.T).reshape(N, T, D)
+    dWx = c.x.reshape(N * T, D).T @ da2
     dWh = h_prev.T @ da2
     db = da2.sum(axis=0)
     return dx, dh_next, dWx, dWh, db
