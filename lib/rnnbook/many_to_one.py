@@ -1,0 +1,224 @@
+"""A many-to-one model: read a whole sequence, then answer once.
+
+Chapter 9 uses one model for two applications. A *forecaster* reads a window
+of past values of a series and outputs the next K values (regression, mean
+squared error). A *sequence classifier* reads an utterance of any length and
+outputs K class scores (softmax cross-entropy). In both, a recurrent cell
+(RNN, LSTM or GRU) runs over the real steps of each sequence, one summary
+vector is taken from its states, and an affine readout maps it to K numbers::
+
+    h = cell(x, lengths)                       # (N, T, H), zeros after each length
+    s = h_last            (pool="last")        # the state after the last real step
+      | mean_t<L h_t      (pool="mean")        # or the average over the real steps
+    out = s Wo + bo                            # (N, K)
+
+Parameters are the cell's dict from :mod:`rnnbook.init` plus ``Wo`` (H, K)
+and ``bo`` (K,). The loss may add an L2 penalty ``weight_decay * sum W**2``
+over the weight matrices (not the biases), one of the remedies for
+overfitting that chapter 9 measures. Gradients are exact and checked against
+finite differences in the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._checks import Shapes, check_cache
+from .diagnostics import get_cell
+from .init import init_affine
+from .layers import affine_backward, affine_forward, mse_loss, softmax_cross_entropy
+from .models import CELLS, RecurrentCache, recurrent_backward, recurrent_forward
+
+__all__ = [
+    "POOLS", "LOSSES", "init_many_to_one", "many_to_one_forward", "many_to_one_backward",
+    "many_to_one_loss_and_grads", "weight_penalty",
+]
+
+#: How the sequence of states is summarised.
+POOLS = ("last", "mean")
+#: Losses of :func:`many_to_one_loss_and_grads`.
+LOSSES = ("mse", "xent")
+_READOUT = ("Wo", "bo")
+
+
+def _check_choice(name, value, options):
+    if value not in options:
+        raise ValueError(f"{name} is {value!r} but needs one of {options}")
+    return value
+
+
+def init_many_to_one(cell, D: int, H: int, K: int, rng, dtype=np.float64) -> dict:
+    """Fresh parameters of a many-to-one model (taught in chapter 9).
+
+    Args:
+        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
+        D: input features per step.
+        H: hidden size.
+        K: outputs (forecast horizon, or number of classes).
+        rng: numpy Generator.
+        dtype: float32 or float64.
+
+    Returns:
+        params: the cell's dict (``Wx`` (D, kH), ``Wh`` (H, kH), biases) plus
+            ``Wo`` (H, K) and ``bo`` (K,).
+    """
+    _check_choice("cell", cell, tuple(CELLS))
+    params = dict(get_cell(cell).init(D, H, rng, dtype=dtype))
+    readout = init_affine(H, K, rng, dtype=dtype)
+    params["Wo"], params["bo"] = readout["W"], readout["b"]
+    return params
+
+
+def _split(cell, params):
+    if not isinstance(params, dict):
+        raise ValueError(f"params is a {type(params).__name__} but needs a dict of arrays")
+    needed = CELLS[cell] + _READOUT
+    if set(params) != set(needed):
+        raise ValueError(f"params has keys {sorted(params)} but a {cell!r} many-to-one model "
+                         f"needs exactly {list(needed)}")
+    return {k: params[k] for k in CELLS[cell]}
+
+
+@dataclass
+class ManyToOneCache:
+    """What :func:`many_to_one_backward` needs.
+
+    Attributes:
+        cell: the cell's name.
+        pool: ``"last"`` or ``"mean"``.
+        rec: the :class:`rnnbook.models.RecurrentCache` of the cell.
+        summary: the pooled state, (N, H).
+        readout: the cache of the affine readout.
+    """
+
+    cell: str
+    pool: str
+    rec: RecurrentCache
+    summary: np.ndarray
+    readout: object
+
+
+def many_to_one_forward(cell, params, x, lengths=None, pool="last"):
+    """Outputs of the many-to-one model for a padded batch (chapter 9).
+
+    Args:
+        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
+        params: from :func:`init_many_to_one`.
+        x: inputs, (N, T, D); steps ``t >= lengths[n]`` are padding.
+        lengths: int array (N,), each in [1, T]; None means all T.
+        pool: ``"last"`` (state after the last real step) or ``"mean"``
+            (average of the states over the real steps).
+
+    Returns:
+        out: (N, K), forecasts or class scores.
+        cache: :class:`ManyToOneCache`.
+    """
+    _check_choice("cell", cell, tuple(CELLS))
+    _check_choice("pool", pool, POOLS)
+    p = _split(cell, params)
+    s = Shapes()
+    x = s.check("x", x, ("N", "T", "D"))
+    Wo = s.check("params['Wo']", params["Wo"], ("H", "K"))
+    bo = s.check("params['bo']", params["bo"], ("K",))
+    s.check("params['Wh']", params["Wh"], ("H", "G"))
+    if lengths is not None and np.size(lengths) and np.min(lengths) < 1:
+        raise ValueError("lengths must all be >= 1: an empty sequence has nothing to summarise")
+    h, rec = recurrent_forward(cell, x, None, p, lengths=lengths)
+    if pool == "last":
+        summary = rec.h_last
+    else:
+        summary = h.sum(axis=1) / rec.lengths[:, None].astype(h.dtype)
+    out, readout = affine_forward(summary, Wo, bo)
+    return out, ManyToOneCache(cell, pool, rec, summary, readout)
+
+
+def many_to_one_backward(dout, cache):
+    """Backward pass of :func:`many_to_one_forward`.
+
+    Args:
+        dout: gradient with respect to ``out``, (N, K).
+        cache: the :class:`ManyToOneCache` of the forward pass.
+
+    Returns:
+        dx: (N, T, D), zero at padded steps.
+        grads: dict with the keys of ``params``.
+    """
+    c = check_cache("cache", cache, ManyToOneCache, "many_to_one_forward")
+    N, H = c.summary.shape
+    # affine_backward checks the shape and dtype of dout against the readout.
+    dsummary, dWo, dbo = affine_backward(dout, c.readout)
+    T = c.rec.mask.shape[1]
+    if c.pool == "last":
+        dh = np.zeros((N, T, H), dtype=dsummary.dtype)
+        dx, _, grads = recurrent_backward(dh, c.rec, dh_last=dsummary)
+    else:
+        scale = (1.0 / c.rec.lengths.astype(dsummary.dtype))[:, None, None]
+        dh = np.where(c.rec.mask[:, :, None], dsummary[:, None, :] * scale, 0.0)
+        dx, _, grads = recurrent_backward(dh.astype(dsummary.dtype), c.rec)
+    grads = dict(grads)
+    grads["Wo"], grads["bo"] = dWo, dbo
+    return dx, grads
+
+
+def weight_penalty(params, weight_decay: float) -> tuple[float, dict]:
+    """L2 penalty ``weight_decay * sum of squared weights`` and its gradient.
+
+    Only two-dimensional arrays (the weight matrices) are penalised; biases
+    are left free, as is usual.
+
+    Args:
+        params: dict of arrays.
+        weight_decay: the coefficient, >= 0.
+
+    Returns:
+        penalty: Python float.
+        grads: dict with the keys of ``params`` (zeros for the biases).
+    """
+    weight_decay = float(weight_decay)
+    if not weight_decay >= 0:
+        raise ValueError(f"weight_decay is {weight_decay} but needs to be >= 0")
+    penalty = 0.0
+    grads = {}
+    for k, v in params.items():
+        if np.ndim(v) == 2:
+            penalty += weight_decay * float(np.sum(v * v))
+            grads[k] = 2.0 * weight_decay * v
+        else:
+            grads[k] = np.zeros_like(v)
+    return penalty, grads
+
+
+def many_to_one_loss_and_grads(cell, params, x, y, lengths=None, pool="last", loss="mse",
+                               weight_decay: float = 0.0) -> tuple[float, dict]:
+    """Loss of the many-to-one model on a batch and its gradients (chapter 9).
+
+    Args:
+        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``.
+        params: from :func:`init_many_to_one`.
+        x: inputs, (N, T, D).
+        y: targets: (N, K) floats for ``loss="mse"``, (N,) class ids for
+            ``loss="xent"``.
+        lengths: int array (N,) or None, as in :func:`many_to_one_forward`.
+        pool: ``"last"`` or ``"mean"``.
+        loss: ``"mse"`` (mean squared error over all N*K outputs) or
+            ``"xent"`` (mean softmax cross-entropy over the N sequences).
+        weight_decay: coefficient of the L2 penalty on the weight matrices.
+
+    Returns:
+        loss: Python float, including the penalty.
+        grads: dict with the keys of ``params``.
+    """
+    _check_choice("loss", loss, LOSSES)
+    out, cache = many_to_one_forward(cell, params, x, lengths, pool)
+    if loss == "mse":
+        value, dout = mse_loss(out, Shapes().check("y", y, out.shape))
+    else:
+        value, dout = softmax_cross_entropy(out, y)
+    _, grads = many_to_one_backward(dout, cache)
+    if weight_decay:
+        extra, dpen = weight_penalty(params, weight_decay)
+        value += extra
+        grads = {k: grads[k] + dpen[k] for k in grads}
+    return value, grads
