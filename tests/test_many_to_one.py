@@ -14,9 +14,9 @@ N, T, D, H, K = 3, 5, 2, 4, 3
 LENGTHS = np.array([5, 2, 3])
 
 
-def _model(cell, seed=0):
+def _model(cell, seed=0, pool="last"):
     rng = np.random.default_rng(seed)
-    params = init_many_to_one(cell, D, H, K, rng)
+    params = init_many_to_one(cell, D, H, K, rng, pool=pool)
     # Non-zero biases, so that their gradients are tested too.
     for k, v in params.items():
         if v.ndim == 1:
@@ -26,10 +26,12 @@ def _model(cell, seed=0):
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-@pytest.mark.parametrize("pool", ["last", "mean"])
+@pytest.mark.parametrize("pool", ["last", "mean", "attention"])
 @pytest.mark.parametrize("loss", ["mse", "xent"])
 def test_gradients_match_finite_differences(cell, pool, loss):
-    rng, params, x = _model(cell)
+    rng, params, x = _model(cell, pool=pool)
+    if pool == "attention":
+        params["wa"] = rng.standard_normal(H)          # far from uniform weights
     y = rng.standard_normal((N, K)) if loss == "mse" else np.array([0, 2, 1])
     value, grads = many_to_one_loss_and_grads(cell, params, x, y, LENGTHS, pool, loss,
                                               weight_decay=0.01)
@@ -41,9 +43,9 @@ def test_gradients_match_finite_differences(cell, pool, loss):
         assert rel_error(grads[name], num) < 1e-6, name
 
 
-@pytest.mark.parametrize("pool", ["last", "mean"])
+@pytest.mark.parametrize("pool", ["last", "mean", "attention"])
 def test_input_gradient_and_padding(pool):
-    rng, params, x = _model("gru", seed=1)
+    rng, params, x = _model("gru", seed=1, pool=pool)
     out, cache = many_to_one_forward("gru", params, x, LENGTHS, pool)
     dout = rng.standard_normal(out.shape)
     dx, _ = many_to_one_backward(dout, cache)
@@ -69,11 +71,21 @@ def test_pools_read_the_right_states():
         np.testing.assert_allclose(mean[n], h[n, :L].mean(0) @ params["Wo"] + params["bo"])
 
 
+def test_attention_weights_are_a_distribution_over_real_steps():
+    rng, params, x = _model("rnn", seed=4, pool="attention")
+    params["wa"] = 3 * rng.standard_normal(H)
+    _, cache = many_to_one_forward("rnn", params, x, LENGTHS, "attention")
+    padded = np.arange(T)[None, :] >= LENGTHS[:, None]
+    np.testing.assert_allclose(cache.weights.sum(axis=1), 1.0)
+    assert np.all(cache.weights[padded] == 0) and np.all(cache.weights[~padded] > 0)
+    np.testing.assert_allclose(cache.summary, np.einsum("nt,nth->nh", cache.weights, cache.h))
+
+
 def test_float32_stays_float32():
     rng = np.random.default_rng(3)
-    params = init_many_to_one("gru", D, H, K, rng, dtype=np.float32)
+    params = init_many_to_one("gru", D, H, K, rng, dtype=np.float32, pool="attention")
     x = rng.standard_normal((N, T, D)).astype(np.float32)
-    out, cache = many_to_one_forward("gru", params, x, LENGTHS, "mean")
+    out, cache = many_to_one_forward("gru", params, x, LENGTHS, "attention")
     assert out.dtype == np.float32
     _, grads = many_to_one_backward(np.ones_like(out), cache)
     assert all(g.dtype == np.float32 for g in grads.values())
@@ -96,6 +108,8 @@ def test_bad_arguments_raise():
         many_to_one_forward("transformer", params, x)
     with pytest.raises(ValueError, match="keys"):
         many_to_one_forward("gru", params, x)
+    with pytest.raises(ValueError, match="keys"):
+        many_to_one_forward("rnn", params, x, None, "attention")
     with pytest.raises(ValueError, match="lengths"):
         many_to_one_forward("rnn", params, x, np.array([0, 1, 2]))
     with pytest.raises(ValueError, match="x"):
