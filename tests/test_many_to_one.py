@@ -1,14 +1,14 @@
-"""Tests for rnnbook.many_to_one: every gradient against finite differences."""
+"""Tests for rnnbook.models.many_to_one: every gradient against finite differences."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from rnnbook.gradcheck import numerical_gradient, rel_error
-from rnnbook.many_to_one import (init_many_to_one, many_to_one_backward, many_to_one_forward,
-                                 many_to_one_loss_and_grads, weight_penalty)
-from rnnbook.models import recurrent_forward
+from rnnbook.models import (init_many_to_one, many_to_one_backward, many_to_one_forward,
+                            many_to_one_loss_and_grads, weight_penalty)
+from rnnbook.nn import recurrent_forward
+from rnnbook.train import numerical_gradient, rel_error
 
 N, T, D, H, K = 3, 5, 2, 4, 3
 LENGTHS = np.array([5, 2, 3])

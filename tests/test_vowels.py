@@ -5,20 +5,20 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
-from importlib import resources
 
 import numpy as np
 import pytest
 
-from rnnbook.vowels import MAX_FRAMES, N_COEFFS, N_SPEAKERS, VOWELS_FILE, load_japanese_vowels
+from rnnbook.datasets import (MAX_FRAMES, N_COEFFS, N_SPEAKERS, VOWELS_FILE,
+                              load_japanese_vowels, shipped_file)
 
 
 def _shipped_bytes() -> bytes:
-    return resources.files("rnnbook").joinpath("data", VOWELS_FILE).read_bytes()
+    return shipped_file(VOWELS_FILE).read_bytes()
 
 
 def test_digest_matches_provenance():
-    text = resources.files("rnnbook").joinpath("data", "PROVENANCE.md").read_text("utf-8")
+    text = shipped_file("PROVENANCE.md").read_text("utf-8")
     section = text.split(f"## {VOWELS_FILE}", 1)[1].split("\n## ", 1)[0]
     digest = re.search(r"\| file SHA-256 \| `([0-9a-f]{64})` \|", section).group(1)
     assert hashlib.sha256(_shipped_bytes()).hexdigest() == digest

@@ -6,16 +6,17 @@ cut into frames and each frame summarised by 12 LPC cepstrum coefficients
 The task is to tell from an utterance of 7 to 29 frames who spoke it. The
 training set has 30 utterances per speaker (270), the test set 370 recorded
 later, between 24 and 88 per speaker. Chapter 9 trains a sequence classifier
-on it. Provenance and digests: ``PROVENANCE.md`` beside the shipped file.
+on it. Provenance and digests: ``rnnbook/datasets/files/PROVENANCE.md``.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
-from importlib import resources
 
 import numpy as np
+
+from rnnbook.datasets.shipped import shipped_file
 
 __all__ = ["VOWELS_FILE", "N_SPEAKERS", "N_COEFFS", "MAX_FRAMES", "load_japanese_vowels"]
 
@@ -32,7 +33,7 @@ _SPLITS = ("train", "test")
 
 
 def _read_table() -> tuple[np.ndarray, np.ndarray]:
-    raw = resources.files("rnnbook").joinpath("data", VOWELS_FILE).read_bytes()
+    raw = shipped_file(VOWELS_FILE).read_bytes()
     text = gzip.decompress(raw).decode("ascii")
     lines = text.splitlines()[1:]
     split = np.array([line.split(",", 1)[0] == "test" for line in lines])
@@ -46,7 +47,7 @@ def load_japanese_vowels(split: str = "train"):
 
     Taught in chapter 9 (classifying sequences). Frames after an utterance's
     last real frame are zeros; use ``lengths`` to mask them (for instance
-    with :func:`rnnbook.models.recurrent_forward`).
+    with :func:`rnnbook.nn.recurrent_forward`).
 
     Args:
         split: ``"train"`` (270 utterances) or ``"test"`` (370).

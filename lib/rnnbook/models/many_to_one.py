@@ -16,7 +16,7 @@ vector is taken from its states, and an affine readout maps it to K numbers::
 Attention pooling scores every real step with a learned query vector ``wa``
 (H,), ``e_t = h_t . wa / sqrt(H)``, and averages the states with the weights
 ``a = softmax(e)`` taken over the real steps only (padding gets weight 0).
-Parameters are the cell's dict from :mod:`rnnbook.init` plus ``Wo`` (H, K)
+Parameters are the cell's dict from :mod:`rnnbook.nn.init` plus ``Wo`` (H, K)
 and ``bo`` (K,), and ``wa`` (H,) for attention pooling. The loss may add an L2 penalty ``weight_decay * sum W**2``
 over the weight matrices (not the biases), one of the remedies for
 overfitting that chapter 9 measures. Gradients are exact and checked against
@@ -29,11 +29,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import Shapes, check_cache
-from .diagnostics import get_cell
-from .init import init_affine
-from .layers import affine_backward, affine_forward, mse_loss, softmax_cross_entropy
-from .models import CELLS, RecurrentCache, recurrent_backward, recurrent_forward
+from rnnbook.checks import Shapes, check_cache
+from rnnbook.nn.cells import get_cell
+from rnnbook.nn.init import init_affine
+from rnnbook.nn.layers import affine_backward, affine_forward, mse_loss, softmax_cross_entropy
+from rnnbook.nn.sequence import CELLS, RecurrentCache, recurrent_backward, recurrent_forward
 
 __all__ = [
     "POOLS", "LOSSES", "init_many_to_one", "many_to_one_forward", "many_to_one_backward",
@@ -98,7 +98,7 @@ class ManyToOneCache:
     Attributes:
         cell: the cell's name.
         pool: ``"last"``, ``"mean"`` or ``"attention"``.
-        rec: the :class:`rnnbook.models.RecurrentCache` of the cell.
+        rec: the :class:`rnnbook.nn.RecurrentCache` of the cell.
         h: the states, (N, T, H), zero at padded steps.
         weights: the pooling weights over steps, (N, T) (None for "last").
         summary: the pooled state, (N, H).
