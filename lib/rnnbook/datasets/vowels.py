@@ -24,7 +24,7 @@ __all__ = ["VOWELS_FILE", "N_SPEAKERS", "N_COEFFS", "MAX_FRAMES", "load_japanese
 VOWELS_FILE = "japanese_vowels.csv.gz"
 #: Number of classes (speakers), labelled 0..8 here (1..9 in the source).
 N_SPEAKERS = 9
-#: Features per frame: LPC cepstrum coefficients 1..12.
+#: Number of features per frame, the LPC cepstrum coefficients 1 to 12.
 N_COEFFS = 12
 #: The longest utterance of either split; both are padded to it.
 MAX_FRAMES = 29
@@ -47,7 +47,7 @@ def load_japanese_vowels(split: str = "train"):
 
     Taught in chapter 9 (classifying sequences). Frames after an utterance's
     last real frame are zeros; use ``lengths`` to mask them (for instance
-    with :func:`rnnbook.nn.recurrent_forward`).
+    with :func:`rnnbook.nn.sequence.recurrent_forward`).
 
     Args:
         split: ``"train"`` (270 utterances) or ``"test"`` (370).

@@ -36,8 +36,8 @@ from rnnbook.nn.layers import affine_backward, affine_forward, mse_loss, softmax
 from rnnbook.nn.sequence import CELLS, RecurrentCache, recurrent_backward, recurrent_forward
 
 __all__ = [
-    "POOLS", "LOSSES", "init_many_to_one", "many_to_one_forward", "many_to_one_backward",
-    "many_to_one_loss_and_grads", "weight_penalty",
+    "POOLS", "LOSSES", "ManyToOneCache", "init_many_to_one", "many_to_one_forward",
+    "many_to_one_backward", "many_to_one_loss_and_grads", "weight_penalty",
 ]
 
 #: How the sequence of states is summarised.
@@ -98,7 +98,7 @@ class ManyToOneCache:
     Attributes:
         cell: the cell's name.
         pool: ``"last"``, ``"mean"`` or ``"attention"``.
-        rec: the :class:`rnnbook.nn.RecurrentCache` of the cell.
+        rec: the :class:`rnnbook.nn.sequence.RecurrentCache` of the cell.
         h: the states, (N, T, H), zero at padded steps.
         weights: the pooling weights over steps, (N, T) (None for "last").
         summary: the pooled state, (N, H).
