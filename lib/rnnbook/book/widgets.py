@@ -50,6 +50,8 @@ def rnn_gradient_profile(Wh, Wx, x, rho: float, input_scale: float = 1.0, b=None
         dict with ``lags`` (T + 1,), ``median``, ``q25``, ``q75`` (T + 1,)
         (over the N examples) and ``saturation`` (share of ``|h| > 0.99``
         over all units, steps and examples, a float).
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     s = Shapes()
     Wh = s.check("Wh", Wh, ("H", "H"))
@@ -82,6 +84,8 @@ def draw_gradient_profile(profile: dict, rho: float, ax=None, *, ylim=(1e-16, 1e
 
     Returns:
         the matplotlib Axes.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     if ax is None:
         ax = Figure(figsize=(6.4, 3.8), layout="constrained").add_subplot()
@@ -125,6 +129,8 @@ def gradient_lag_explorer(Wh, Wx, x, *, rho: float = 1.0, rho_range=(0.25, 2.5, 
 
     Returns:
         an ``ipywidgets.VBox`` holding the two sliders and the figure.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     import ipywidgets as widgets
     from IPython.display import display
@@ -172,6 +178,8 @@ def lstm_gate_traces(x, Wx, Wh, b, *, input_bias=None, forget_bias=None, output_
     Returns:
         dict with ``i``, ``f``, ``g``, ``o``, ``c``, ``h``, each (N, T, H),
         and ``b``, the bias actually used, (4H,).
+
+    Taught in: Chapter 4, Long short-term memory.
     """
     s = Shapes()
     Wh = s.check("Wh", Wh, ("H", "4*H"))
@@ -205,6 +213,8 @@ def draw_gate_traces(traces: dict, axes=None, *, n: int = 0, unit: int = 0, mark
 
     Returns:
         the two Axes.
+
+    Taught in: Chapter 4, Long short-term memory.
     """
     if axes is None:
         fig = Figure(figsize=(6.4, 4.4), layout="constrained")
@@ -255,6 +265,8 @@ def lstm_gate_explorer(x, Wx, Wh, b, *, input_bias: float = 0.0, forget_bias: fl
 
     Returns:
         an ``ipywidgets.VBox`` with the four sliders and the figure.
+
+    Taught in: Chapter 4, Long short-term memory.
     """
     import ipywidgets as widgets
     from IPython.display import display
