@@ -57,6 +57,8 @@ def load_japanese_vowels(split: str = "train"):
             ``x[n, t] = 0`` for ``t >= lengths[n]``.
         lengths: int64 array (N,), frames per utterance, between 7 and 29.
         speakers: int64 array (N,), the speaker of each utterance, 0..8.
+
+    Taught in: Chapter 9, Applications and practice.
     """
     if split not in _SPLITS:
         raise ValueError(f"split is {split!r} but needs one of {_SPLITS}")

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnbook.checks import Shapes, check_cache
-from rnnbook.nn.cells import get_cell
+from rnnbook.nn.cells import cell_names, get_cell
 from rnnbook.nn.init import init_affine
 from rnnbook.nn.layers import affine_backward, affine_forward, mse_loss, softmax_cross_entropy
-from rnnbook.nn.sequence import CELLS, RecurrentCache, recurrent_backward, recurrent_forward
+from rnnbook.nn.sequence import RecurrentCache, recurrent_backward, recurrent_forward
 
 __all__ = [
     "POOLS", "LOSSES", "ManyToOneCache", "init_many_to_one", "many_to_one_forward",
@@ -70,8 +70,10 @@ def init_many_to_one(cell, D: int, H: int, K: int, rng, dtype=np.float64,
         params: the cell's dict (``Wx`` (D, kH), ``Wh`` (H, kH), biases) plus
             ``Wo`` (H, K) and ``bo`` (K,); for attention pooling also ``wa``
             (H,), drawn small so that the first weights are nearly uniform.
+
+    Taught in: Chapter 9, Applications and practice.
     """
-    _check_choice("cell", cell, tuple(CELLS))
+    _check_choice("cell", cell, cell_names())
     _check_choice("pool", pool, POOLS)
     params = dict(get_cell(cell).init(D, H, rng, dtype=dtype))
     readout = init_affine(H, K, rng, dtype=dtype)
@@ -84,11 +86,11 @@ def init_many_to_one(cell, D: int, H: int, K: int, rng, dtype=np.float64,
 def _split(cell, params, pool):
     if not isinstance(params, dict):
         raise ValueError(f"params is a {type(params).__name__} but needs a dict of arrays")
-    needed = CELLS[cell] + _READOUT + (("wa",) if pool == "attention" else ())
+    needed = get_cell(cell).param_names + _READOUT + (("wa",) if pool == "attention" else ())
     if set(params) != set(needed):
         raise ValueError(f"params has keys {sorted(params)} but a {cell!r} many-to-one model "
                          f"with pool={pool!r} needs exactly {list(needed)}")
-    return {k: params[k] for k in CELLS[cell]}
+    return {k: params[k] for k in get_cell(cell).param_names}
 
 
 @dataclass
@@ -104,6 +106,8 @@ class ManyToOneCache:
         summary: the pooled state, (N, H).
         readout: the cache of the affine readout.
         wa: the attention query (H,), or None.
+
+    Taught in: Chapter 9, Applications and practice.
     """
 
     cell: str
@@ -131,8 +135,10 @@ def many_to_one_forward(cell, params, x, lengths=None, pool="last"):
     Returns:
         out: (N, K), forecasts or class scores.
         cache: :class:`ManyToOneCache`.
+
+    Taught in: Chapter 9, Applications and practice.
     """
-    _check_choice("cell", cell, tuple(CELLS))
+    _check_choice("cell", cell, cell_names())
     _check_choice("pool", pool, POOLS)
     p = _split(cell, params, pool)
     s = Shapes()
@@ -171,6 +177,8 @@ def many_to_one_backward(dout, cache):
     Returns:
         dx: (N, T, D), zero at padded steps.
         grads: dict with the keys of ``params``.
+
+    Taught in: Chapter 9, Applications and practice.
     """
     c = check_cache("cache", cache, ManyToOneCache, "many_to_one_forward")
     N, H = c.summary.shape
@@ -180,7 +188,7 @@ def many_to_one_backward(dout, cache):
     extra = {}
     if c.pool == "last":
         dh = np.zeros((N, T, H), dtype=dsummary.dtype)
-        dx, _, grads = recurrent_backward(dh, c.rec, dh_last=dsummary)
+        dx, _, grads, _ = recurrent_backward(dh, c.rec, dh_last=dsummary)
     else:
         # summary = sum_t a_t h_t: each state gets a_t * dsummary directly ...
         dh = c.weights[:, :, None] * dsummary[:, None, :]
@@ -191,7 +199,7 @@ def many_to_one_backward(dout, cache):
             root = np.sqrt(H).astype(dsummary.dtype)
             dh = dh + de[:, :, None] * (c.wa / root)
             extra["wa"] = np.einsum("nt,nth->h", de, c.h) / root
-        dx, _, grads = recurrent_backward(dh.astype(dsummary.dtype), c.rec)
+        dx, _, grads, _ = recurrent_backward(dh.astype(dsummary.dtype), c.rec)
     grads = dict(grads)
     grads["Wo"], grads["bo"] = dWo, dbo
     grads.update(extra)
@@ -211,6 +219,8 @@ def weight_penalty(params, weight_decay: float) -> tuple[float, dict]:
     Returns:
         penalty: Python float.
         grads: dict with the keys of ``params`` (zeros for the biases).
+
+    Taught in: Chapter 9, Applications and practice.
     """
     weight_decay = float(weight_decay)
     if not weight_decay >= 0:
@@ -245,6 +255,8 @@ def many_to_one_loss_and_grads(cell, params, x, y, lengths=None, pool="last", lo
     Returns:
         loss: Python float, including the penalty.
         grads: dict with the keys of ``params``.
+
+    Taught in: Chapter 9, Applications and practice.
     """
     _check_choice("loss", loss, LOSSES)
     out, cache = many_to_one_forward(cell, params, x, lengths, pool)

@@ -28,8 +28,7 @@ import re
 import numpy as np
 
 from rnnbook.checks import Shapes
-from rnnbook.nn import CELLS as _CELL_KEYS
-from rnnbook.nn import (init_affine, init_gru, init_lstm, init_rnn, length_mask,
+from rnnbook.nn import (get_cell, init_affine, length_mask,
                         softmax_cross_entropy, stacked_backward, stacked_forward,
                         temporal_affine_backward, temporal_affine_forward)
 
@@ -41,14 +40,12 @@ __all__ = [
     "tagger_accuracy",
 ]
 
-_INIT = {"rnn": init_rnn, "lstm": init_lstm, "gru": init_gru}
 _KEY = re.compile(r"^l(\d+)\.(?:(fwd|bwd)\.)?(\w+)$")
 
 
 def _check_cell(cell) -> str:
-    if cell not in _CELL_KEYS:
-        raise ValueError(f"cell is {cell!r} but needs one of {sorted(_CELL_KEYS)}")
-    return cell
+    """The registered name of ``cell`` (the registry raises on anything else)."""
+    return get_cell(cell).name
 
 
 def _positive(name, value) -> int:
@@ -92,7 +89,7 @@ def init_tagger(cell, V: int, H: int, C: int, rng, num_layers: int = 1,
         D = V if layer == 0 else width
         for direction in (("fwd", "bwd") if bidirectional else (None,)):
             prefix = f"l{layer}." + (f"{direction}." if direction else "")
-            for name, value in _INIT[cell](D, H, rng, dtype=dtype).items():
+            for name, value in get_cell(cell).init(D, H, rng, dtype=dtype).items():
                 params[prefix + name] = value
     readout = init_affine(width, C, rng, dtype=dtype)
     params["Wy"], params["by"] = readout["W"], readout["b"]
@@ -137,7 +134,7 @@ def tagger_layers(cell, params) -> tuple[list, bool]:
         raise ValueError("params mixes one-directional ('l<k>.<name>') and bidirectional "
                          "('l<k>.fwd.<name>') keys")
     bidirectional = directions == {"fwd", "bwd"}
-    wanted = set(_CELL_KEYS[cell])
+    wanted = set(get_cell(cell).param_names)
     layers = []
     for layer in range(num_layers):
         parts = []
@@ -147,7 +144,7 @@ def tagger_layers(cell, params) -> tuple[list, bool]:
                 where = f"l{layer}." + (f"{direction}." if direction else "")
                 raise ValueError(f"params has keys {sorted(where + k for k in group)} for "
                                  f"layer {layer} but a {cell!r} cell needs "
-                                 f"{[where + k for k in _CELL_KEYS[cell]]}")
+                                 f"{[where + k for k in get_cell(cell).param_names]}")
             parts.append(group)
         layers.append(tuple(parts) if bidirectional else parts[0])
     return layers, bidirectional
