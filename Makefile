@@ -108,7 +108,7 @@ clean:
 lock:
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/python -m pip install --quiet -e ".[book,test,lab]" torch==2.13.0
+	.lock-venv/bin/python -m pip install --quiet -e ".[book,test,lab]"
 	{ sed -n '1,4p' constraints.txt; .lock-venv/bin/python -m pip freeze --exclude-editable | sort -f; } > constraints.new
 	mv constraints.new constraints.txt
 	rm -rf .lock-venv

@@ -1,9 +1,11 @@
-"""Data sets for the book: two shipped real ones, generated tasks, vocabularies.
+"""Data sets for the book: three shipped real ones, generated tasks, vocabularies.
 
 Real data, shipped in ``rnnbook/datasets/files`` (see ``PROVENANCE.md``
 there for sources and licences): Milton's *Paradise Lost* for the
-character-level language model (:mod:`rnnbook.datasets.text`) and the yearly
-sunspot numbers for forecasting (:mod:`rnnbook.datasets.series`). Generated
+character-level language model (:mod:`rnnbook.datasets.text`), the yearly
+sunspot numbers for forecasting (:mod:`rnnbook.datasets.series`), and the
+Japanese Vowels speaker set for sequence classification
+(:mod:`rnnbook.datasets.vowels`). Generated
 tasks: the adding problem and the copy task (:mod:`rnnbook.datasets.synthetic`),
 human-written dates for sequence-to-sequence translation
 (:mod:`rnnbook.datasets.dates`), digit strings to copy
@@ -22,3 +24,4 @@ from rnnbook.datasets.shipped import *  # noqa: F401,F403
 from rnnbook.datasets.synthetic import *  # noqa: F401,F403
 from rnnbook.datasets.text import *  # noqa: F401,F403
 from rnnbook.datasets.vocab import *  # noqa: F401,F403
+from rnnbook.datasets.vowels import *  # noqa: F401,F403
