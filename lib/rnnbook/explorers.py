@@ -213,6 +213,35 @@ class Explorer:
     chart: object
     settings: int
     rows: int
+    controls: tuple = ()
+    csv_text: str = ""
+
+    def setting_index(self, **setting) -> int:
+        """The number the chart's filter gives this setting (one value per control)."""
+        if set(setting) != {c.name for c in self.controls}:
+            raise ValueError(f"setting names {sorted(setting)} but the controls are "
+                             f"{[c.name for c in self.controls]}")
+        key = 0
+        for c in self.controls:
+            if c.kind == "slider":
+                step = c.values[1] - c.values[0]
+                i = int(round((float(setting[c.name]) - c.values[0]) / step))
+                ok = 0 <= i < len(c.values) and np.isclose(c.values[i], setting[c.name])
+            else:
+                ok = setting[c.name] in c.values
+                i = c.values.index(setting[c.name]) if ok else -1
+            if not ok:
+                raise ValueError(f"{c.name} is {setting[c.name]!r}, which is not on the grid")
+            key = key * len(c.values) + i
+        return key
+
+    def table(self, **setting) -> dict[str, list[str]]:
+        """The stored rows of one setting, column by column, as the text the chart reads."""
+        key = str(self.setting_index(**setting))
+        reader = csv.reader(io.StringIO(self.csv_text))
+        header = next(reader)
+        rows = [r[1:] for r in reader if r[0] == key]
+        return {name: [r[j] for r in rows] for j, name in enumerate(header[1:])}
 
     def to_dict(self) -> dict:
         """The Vega-Lite specification, a JSON-compatible dict."""
@@ -308,7 +337,7 @@ def grid_explorer(compute: Callable[..., Mapping], controls: Sequence[Control],
     chart = chart.configure_axis(labelFontSize=12, titleFontSize=13) \
         .configure_legend(labelFontSize=12, titleFontSize=12, orient="bottom",
                           direction="vertical", columns=1, labelLimit=0)
-    return Explorer(chart, int(np.prod(sizes)), rows)
+    return Explorer(chart, int(np.prod(sizes)), rows, tuple(controls), out.getvalue())
 
 
 class VegaLiteSiteRenderer:
