@@ -85,6 +85,7 @@ def _scratch_book(tmp_path: Path, notebook: nbformat.NotebookNode) -> Path:
     (book / "book").mkdir(parents=True)
     shutil.copy(ROOT / "_config.yml", book / "_config.yml")
     shutil.copytree(ROOT / "book" / "_ext", book / "book" / "_ext")
+    shutil.copytree(ROOT / "book" / "images", book / "book" / "images")
     (book / "node_modules").symlink_to(ROOT / "node_modules")
     shutil.copy(ROOT / "book" / "references.bib", book / "book" / "references.bib")
     (book / "_toc.yml").write_text("format: jb-book\nroot: book/page\n")
@@ -116,6 +117,110 @@ def test_build_settings_catch_broken_content(tmp_path, markdown, code, should_bu
         assert proc.returncode == 0, "the control book did not build:\n" + _tail(proc)
     else:
         assert proc.returncode != 0, "the broken book built without error:\n" + _tail(proc)
+
+
+# --------------------------------------------------------------------------
+# Citations and bibliography
+# --------------------------------------------------------------------------
+
+_LABEL = re.compile(r'<span class="label"><span class="fn-bracket">\[</span>(.*?)'
+                    r'<span class="fn-bracket">\]</span></span>', re.S)
+
+
+def _text(fragment: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", fragment)).split())
+
+
+def test_bibliography_is_author_year_and_matches_the_citations(site_build):
+    if site_build.returncode != 0:
+        pytest.fail("the site did not build (see test_book_builds_without_warnings)")
+    labels = [_text(m) for m in _LABEL.findall((HTML / "book" / "references.html").read_text())]
+    assert len(labels) > 10, f"the bibliography lists only {labels}"
+    assert len(set(labels)) == len(labels), f"two works share a label: {sorted(labels)}"
+    year = re.compile(r"^.+, (\d{4}|n\.d\.)[a-z]?$")
+    assert all(year.match(label) for label in labels), \
+        [label for label in labels if not year.match(label)]
+    assert {"Karpathy, 2015a", "Karpathy, 2015b"} <= set(labels)
+    # Every parenthetical citation in a chapter names a bibliography label.
+    cited = set()
+    for page in (HTML / "book").glob("*.html"):
+        for link in re.findall(r'<a class="reference internal" href="references\.html#id\d+"'
+                               r'[^>]*>(.*?)</a>', page.read_text(), re.S):
+            cited.add(_text(link))
+    parenthetical = {c for c in cited if re.search(r", \d{4}[a-z]?$", c)}
+    assert parenthetical, "no author-year citation found in the chapters"
+    assert parenthetical <= set(labels), sorted(parenthetical - set(labels))
+
+
+# --------------------------------------------------------------------------
+# The PDF edition
+# --------------------------------------------------------------------------
+
+LATEX = ROOT / "_build" / "latex"
+PDF = LATEX / "rnnbook.pdf"
+TEX_TOOLS = ["latexmk", "xelatex", "pdftotext"]
+
+
+def _chapter_titles() -> list[str]:
+    """The first heading of every notebook chapter in _toc.yml, as plain text."""
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    titles = []
+    for part in toc.get("parts", []):
+        for chapter in part.get("chapters", []):
+            path = ROOT / (chapter["file"] + ".ipynb")
+            if not path.is_file():
+                continue
+            nb = nbformat.read(path, as_version=4)
+            heading = next(line for cell in nb.cells if cell.cell_type == "markdown"
+                           for line in cell.source.splitlines() if line.startswith("# "))
+            titles.append(re.sub(r"[`*_$]", "", heading[2:]).strip())
+    return titles
+
+
+@pytest.fixture(scope="module")
+def pdf_build(site_build) -> subprocess.CompletedProcess | None:
+    """`make pdf`'s build, after the site so that it reuses the executed notebooks.
+
+    None when TeX is not installed (outside CI only; see .ci/run).
+    """
+    missing = [tool for tool in TEX_TOOLS if shutil.which(tool) is None]
+    if missing:
+        if _in_ci():
+            pytest.fail(f"{missing} not installed; under CI the PDF must be built")
+        return None
+    if PDF.exists():
+        PDF.unlink()
+    proc = subprocess.run(
+        [str(JUPYTER_BOOK), "build", str(ROOT), "--builder", "pdflatex", "-n", "--keep-going"],
+        capture_output=True, text=True, timeout=1800)
+    if PDF.is_file() and HTML.is_dir():
+        shutil.copy(PDF, HTML / "rnnbook.pdf")  # what `make pdf` does: the site links to it
+    return proc
+
+
+def test_pdf_edition_builds_and_reads(pdf_build):
+    if pdf_build is None:
+        pytest.skip(f"TeX is not installed (needs {TEX_TOOLS}); see the README")
+    assert pdf_build.returncode == 0 and PDF.is_file(), "the PDF did not build:\n" + _tail(pdf_build)
+    # Executed notebooks come from the site build's cache: nothing runs again.
+    assert "Executing notebook" not in pdf_build.stdout + pdf_build.stderr
+    log = (LATEX / "rnnbook.log").read_text(encoding="utf-8", errors="replace")
+    pages = re.search(r"Output written on rnnbook\.(?:pdf|xdv) \((\d+) pages?", log)
+    assert pages, "the LaTeX log does not say how many pages were written"
+    chapters = _chapter_titles()
+    assert len(chapters) >= 5, chapters
+    assert int(pages.group(1)) >= 20 * len(chapters), f"only {pages.group(1)} pages"
+    problems = [line for line in log.splitlines()
+                if re.search(r"undefined|Missing character|There were undefined", line)]
+    assert not problems, "LaTeX log:\n" + "\n".join(problems[:20])
+    text = subprocess.run(["pdftotext", "-layout", str(PDF), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    flat = " ".join(text.split())
+    missing = [title for title in chapters if title not in flat]
+    assert not missing, f"chapter titles not found in the PDF text: {missing}"
+    assert "Karpathy, 2015a" in flat and "Karpathy, 2015b" in flat
 
 
 # --------------------------------------------------------------------------
@@ -605,7 +710,7 @@ def _problems(reports: dict[str, PageReport], kind: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def site(site_build, browser) -> dict[str, PageReport]:
+def site(site_build, pdf_build, browser) -> dict[str, PageReport]:
     """Every page of the built book, opened once in the browser."""
     if site_build.returncode != 0 or not (HTML / "index.html").is_file():
         pytest.fail("the site did not build (see test_book_builds_without_warnings)")
