@@ -1,6 +1,6 @@
 """Time one LSTM forward + backward pass in float32, three ways side by side.
 
-* ``ours``: :func:`rnnbook.lstm.lstm_forward` and :func:`rnnbook.lstm.lstm_backward`
+* ``ours``: :func:`rnnbook.nn.lstm.lstm_forward` and :func:`rnnbook.nn.lstm.lstm_backward`
   (one product for all input projections, one for each weight gradient);
 * ``per-step``: a plain loop over :func:`lstm_step_forward` and
   :func:`lstm_step_backward`, the way the chapter first writes it;
@@ -35,7 +35,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from rnnbook.interop import lstm_to_torch  # noqa: E402
-from rnnbook.lstm import (  # noqa: E402
+from rnnbook.nn.lstm import (  # noqa: E402
     lstm_backward,
     lstm_forward,
     lstm_step_backward,

@@ -10,7 +10,7 @@ the same definitions.
 import numpy as np
 from hypothesis import strategies as st
 
-from rnnbook.gradcheck import numerical_gradient, rel_error
+from rnnbook.train.gradcheck import numerical_gradient, rel_error
 
 #: Sizes drawn by hypothesis for N, T, D and H: 1 (the edge case) to 4.
 dim = st.integers(1, 4)

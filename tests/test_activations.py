@@ -1,4 +1,4 @@
-"""Tests for rnnbook.activations: stability at extreme inputs, dtypes, identities."""
+"""Tests for rnnbook.nn.activations: stability at extreme inputs, dtypes, identities."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from rnnbook.activations import log_softmax, sigmoid, softmax, tanh
+from rnnbook.nn.activations import log_softmax, sigmoid, softmax, tanh
 
 FUNCTIONS = [sigmoid, tanh, softmax, log_softmax]
 DTYPES = [np.float32, np.float64]

@@ -1,4 +1,4 @@
-"""Tests for rnnbook.attention: values, gradients, masks, dtypes and errors."""
+"""Tests for rnnbook.nn.attention: values, gradients, masks, dtypes and errors."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnbook.attention import (
+from rnnbook.nn.attention import (
     additive_attention,
     additive_attention_backward,
     dot_product_attention,
@@ -15,7 +15,7 @@ from rnnbook.attention import (
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
 )
-from rnnbook.gradcheck import numerical_gradient, rel_error
+from rnnbook.train.gradcheck import numerical_gradient, rel_error
 
 # (N, Tq, Tk, d, dv, A), including the degenerate sizes 1.
 SHAPES = [

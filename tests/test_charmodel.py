@@ -1,11 +1,11 @@
-"""Tests for rnnbook.charmodel: the character-level language model helpers."""
+"""Tests for rnnbook.models.charmodel: the character-level language model helpers."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnbook.charmodel import (
+from rnnbook.models.charmodel import (
     PARAM_NAMES,
     CarriedStateStep,
     char_rnn_loss,
@@ -16,8 +16,8 @@ from rnnbook.charmodel import (
     sample,
     tbptt_stream,
 )
-from rnnbook.data import tbptt_batches
-from rnnbook.gradcheck import numerical_gradient, rel_error
+from rnnbook.datasets import tbptt_batches
+from rnnbook.train.gradcheck import numerical_gradient, rel_error
 
 
 def _random_params(V, H, rng, dtype=np.float64):

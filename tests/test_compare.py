@@ -1,12 +1,12 @@
-"""Tests for rnnbook.compare: a character model for any cell, and reporting helpers."""
+"""Tests for rnnbook.models.compare: a character model for any cell, and reporting helpers."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnbook.charmodel import char_rnn_loss_and_grads, evaluate_char_rnn
-from rnnbook.compare import (
+from rnnbook.models.charmodel import char_rnn_loss_and_grads, evaluate_char_rnn
+from rnnbook.models.compare import (
     CELLS,
     CharModelStep,
     char_model_loss,
@@ -18,12 +18,12 @@ from rnnbook.compare import (
     markdown_table,
     train_char_model,
 )
-from rnnbook.diagnostics import gradient_norms_by_lag
-from rnnbook.gradcheck import numerical_gradient, rel_error
-from rnnbook.gru import gru_forward, gru_original_forward
-from rnnbook.init import init_gru, init_lstm, init_rnn
-from rnnbook.lstm import lstm_step_forward
-from rnnbook.tasks import adding_loss_and_grads, init_adding_model
+from rnnbook.book.diagnostics import gradient_norms_by_lag
+from rnnbook.train.gradcheck import numerical_gradient, rel_error
+from rnnbook.nn.gru import gru_forward, gru_original_forward
+from rnnbook.nn.init import init_gru, init_lstm, init_rnn
+from rnnbook.nn.lstm import lstm_step_forward
+from rnnbook.models.tasks import adding_loss_and_grads, init_adding_model
 
 
 def _random_params(cell, V, H, rng, dtype=np.float64):

@@ -5,7 +5,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from rnnbook.corpora import WordVocab, colour_corpus, encode_sentences
+from rnnbook.datasets import WordVocab, colour_corpus, encode_sentences
 
 COLOURS = {"red", "yellow", "green", "blue", "purple", "orange", "white", "black", "brown"}
 

@@ -1,4 +1,4 @@
-"""Tests for rnnbook.data: shipped files, generated tasks, vocabularies, padding."""
+"""Tests for rnnbook.datasets: shipped files, generated tasks, vocabularies, padding."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnbook import data as D
+import rnnbook.datasets as D
+from rnnbook.datasets.dates import _ordinal
 
 
 def rng(seed=0):
@@ -23,7 +24,7 @@ def rng(seed=0):
 
 def _provenance_digests() -> dict[str, str]:
     """Map shipped file name -> 'file SHA-256' given in PROVENANCE.md."""
-    text = resources.files("rnnbook").joinpath("data", "PROVENANCE.md").read_text("utf-8")
+    text = resources.files("rnnbook.datasets").joinpath("files", "PROVENANCE.md").read_text("utf-8")
     digests = {}
     for section in re.split(r"^## ", text, flags=re.M)[1:]:
         name = section.splitlines()[0].strip()
@@ -34,14 +35,14 @@ def _provenance_digests() -> dict[str, str]:
 
 
 def test_provenance_lists_every_shipped_file():
-    shipped = {p.name for p in resources.files("rnnbook").joinpath("data").iterdir()
+    shipped = {p.name for p in resources.files("rnnbook.datasets").joinpath("files").iterdir()
                if p.is_file() and p.name != "PROVENANCE.md"}
     assert shipped == set(_provenance_digests())
 
 
 @pytest.mark.parametrize("name", ["paradise_lost.txt", "sunspots.csv"])
 def test_provenance_sha256_matches_shipped_file(name):
-    blob = resources.files("rnnbook").joinpath("data", name).read_bytes()
+    blob = resources.files("rnnbook.datasets").joinpath("files", name).read_bytes()
     assert hashlib.sha256(blob).hexdigest() == _provenance_digests()[name]
 
 
@@ -304,7 +305,7 @@ def _read_date(text: str) -> set[dt.date]:
         if g.get("wd"):
             assert date.weekday() == _weekday(g["wd"]), f"wrong weekday in {text!r}"
         if "(st|nd|rd|th)" in pattern:
-            assert text.count(D._ordinal(date.day)) == 1, f"wrong ordinal in {text!r}"
+            assert text.count(_ordinal(date.day)) == 1, f"wrong ordinal in {text!r}"
         found.add(date)
     return found
 
@@ -355,7 +356,7 @@ def test_every_format_is_used_and_examples_match_docs():
 def test_ordinals(day):
     expected = {1: "1st", 2: "2nd", 3: "3rd", 11: "11th", 12: "12th", 13: "13th",
                 21: "21st", 22: "22nd", 23: "23rd", 31: "31st"}.get(day, f"{day}th")
-    assert D._ordinal(day) == expected
+    assert _ordinal(day) == expected
 
 
 def test_dates_determinism_and_errors():

@@ -1,22 +1,23 @@
-"""Tests for rnnbook.diagnostics: gradient and Jacobian norms against lag."""
+"""Tests for rnnbook.book.diagnostics: gradient and Jacobian norms against lag."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnbook import diagnostics as dg
-from rnnbook.gradcheck import numerical_gradient, rel_error
-from rnnbook.init import orthogonal, set_spectral_radius
-from rnnbook.lstm import lstm_forward
-from rnnbook.rnn import rnn_backward, rnn_forward
+from rnnbook.book import diagnostics as dg
+from rnnbook.nn import Cell, get_cell
+from rnnbook.train.gradcheck import numerical_gradient, rel_error
+from rnnbook.nn.init import orthogonal, set_spectral_radius
+from rnnbook.nn.lstm import lstm_forward
+from rnnbook.nn.rnn import rnn_backward, rnn_forward
 
 CELLS = ["rnn", "lstm", "gru"]
 
 
 def _setup(cell, N=3, T=6, D=2, H=4, seed=0, dtype=np.float64):
     rng = np.random.default_rng(seed)
-    c = dg.get_cell(cell)
+    c = get_cell(cell)
     params = c.init(D, H, rng, dtype=dtype)
     # Scale up so that the nonlinearities are not all in their linear part.
     params = {k: (1.5 * v).astype(dtype) for k, v in params.items()}
@@ -26,22 +27,22 @@ def _setup(cell, N=3, T=6, D=2, H=4, seed=0, dtype=np.float64):
 
 
 def _last_state(cell, params, x, h0):
-    return dg.get_cell(cell).forward(x, h0, params)[0][:, -1]
+    return get_cell(cell).forward(x, h0, params)[0][:, -1]
 
 
 # -- cells ---------------------------------------------------------------------------
 
 def test_get_cell_names_and_passthrough():
     for name in ["rnn", "lstm"]:
-        c = dg.get_cell(name)
-        assert isinstance(c, dg.Cell) and c.name == name
-        assert dg.get_cell(c) is c
-    assert dg.get_cell("RNN").name == "rnn"
-    assert dg.get_cell("lstm").state_names == ("h", "c")
+        c = get_cell(name)
+        assert isinstance(c, Cell) and c.name == name
+        assert get_cell(c) is c
+    assert get_cell("RNN").name == "rnn"
+    assert get_cell("lstm").state_names == ("h", "c")
     with pytest.raises(ValueError, match="cell"):
-        dg.get_cell("transformer")
+        get_cell("transformer")
     with pytest.raises(ValueError, match="cell"):
-        dg.get_cell(3)
+        get_cell(3)
 
 
 @pytest.mark.parametrize("cell", CELLS)

@@ -126,16 +126,16 @@ WRONG = {
 
 REFERENCE_CALLS = '''
 import numpy as np
-import rnnbook.rnn
+import rnnbook.nn.rnn
 
 
 def rnn_step_forward(x, h_prev, Wx, Wh, b):
-    from rnnbook.rnn import rnn_step_forward as ref
+    from rnnbook.nn.rnn import rnn_step_forward as ref
     return ref(x, h_prev, Wx, Wh, b)
 
 
 def rnn_forward(x, h0, Wx, Wh, b):
-    return rnnbook.rnn.rnn_forward(x, h0, Wx, Wh, b)
+    return rnnbook.nn.rnn.rnn_forward(x, h0, Wx, Wh, b)
 '''
 
 REFERENCE_FROM_SOURCE = f'''
@@ -778,7 +778,8 @@ def test_output_reader_refuses_fifos_symlinks_and_pickles(tmp_path):
 # --------------------------------------------------------------------------
 
 def _reference_functions():
-    from rnnbook import gru, lstm, optim, rnn
+    from rnnbook.nn import gru, lstm, rnn
+    from rnnbook.train import optim
     from rnnbook.grading import references
 
     return {"rnn_step_forward": rnn.rnn_step_forward, "rnn_forward": rnn.rnn_forward,
@@ -819,7 +820,7 @@ def test_self_check_names_shape_dtype_and_exceptions(capsys):
         return x @ Wh, None
 
     def float64_always(x, h0, Wx, Wh, b):
-        from rnnbook.rnn import rnn_forward
+        from rnnbook.nn.rnn import rnn_forward
         h, cache = rnn_forward(x.astype(np.float64), h0.astype(np.float64),
                                Wx.astype(np.float64), Wh.astype(np.float64),
                                b.astype(np.float64))
@@ -850,8 +851,8 @@ def test_self_check_does_not_print_expected_values(capsys):
 
 
 def test_uses_reference_sees_module_attributes_and_imports():
-    import rnnbook.activations as act
-    import rnnbook.rnn as rnn_module
+    import rnnbook.nn.activations as act
+    import rnnbook.nn.rnn as rnn_module
 
     def via_module(x):
         return rnn_module.rnn_forward(x)
@@ -862,8 +863,8 @@ def test_uses_reference_sees_module_attributes_and_imports():
     def own(z, t):
         return act.sigmoid(z / t)
 
-    assert uses_reference(via_module) == ["rnnbook.rnn.rnn_forward"]
-    assert uses_reference(via_softmax) == ["rnnbook.activations.softmax"]
+    assert uses_reference(via_module) == ["rnnbook.nn.rnn.rnn_forward"]
+    assert uses_reference(via_softmax) == ["rnnbook.nn.activations.softmax"]
     assert uses_reference(own) == []
 
 

@@ -1,11 +1,11 @@
-"""Tests for rnnbook.gru, both formulations: values, gradients, step/sequence
+"""Tests for rnnbook.nn.gru, both formulations: values, gradients, step/sequence
 agreement, dtypes, errors."""
 
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
 
-from rnnbook import gru
+from rnnbook.nn import gru
 
 from helpers import assert_gradients, cell_inputs, dim, seeds
 

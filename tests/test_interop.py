@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from rnnbook import interop
-from rnnbook.attention import scaled_dot_product_attention, scaled_dot_product_attention_backward
-from rnnbook.gradcheck import rel_error
-from rnnbook.gru import gru_backward, gru_forward
-from rnnbook.lstm import lstm_backward, lstm_forward
-from rnnbook.rnn import rnn_backward, rnn_forward
+from rnnbook.nn.attention import scaled_dot_product_attention, scaled_dot_product_attention_backward
+from rnnbook.train.gradcheck import rel_error
+from rnnbook.nn.gru import gru_backward, gru_forward
+from rnnbook.nn.lstm import lstm_backward, lstm_forward
+from rnnbook.nn.rnn import rnn_backward, rnn_forward
 
 FIXTURE = Path(__file__).parent / "fixtures" / "torch_reference.npz"
 TOL = 1e-8

@@ -1,4 +1,4 @@
-"""Tests for rnnbook.layers (embedding, affine, losses) and rnnbook.init."""
+"""Tests for rnnbook.nn.layers (embedding, affine, losses) and rnnbook.nn.init."""
 
 import math
 
@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnbook import init
-from rnnbook.gradcheck import numerical_gradient, rel_error
-from rnnbook.layers import (
+from rnnbook.nn import init
+from rnnbook.train.gradcheck import numerical_gradient, rel_error
+from rnnbook.nn.layers import (
     affine_backward,
     affine_forward,
     embedding_backward,

@@ -1,11 +1,11 @@
-"""Tests for rnnbook.lstm: values, gradients, step/sequence agreement, cache, dtypes, errors."""
+"""Tests for rnnbook.nn.lstm: values, gradients, step/sequence agreement, cache, dtypes, errors."""
 
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
 
-from rnnbook.gradcheck import numerical_gradient, rel_error
-from rnnbook.lstm import (
+from rnnbook.train.gradcheck import numerical_gradient, rel_error
+from rnnbook.nn.lstm import (
     LSTMCache,
     LSTMStepCache,
     lstm_backward,
@@ -154,7 +154,7 @@ def test_sequence_equals_loop_of_steps(N, T, D, H):
 def test_backward_blocks_give_identical_results(monkeypatch, block):
     # lstm_backward computes its local factors a block of steps at a time;
     # on small layers one block covers everything, so force short blocks.
-    import rnnbook.lstm
+    import rnnbook.nn.lstm
 
     N, T, D, H = 2, 7, 3, 4
     rng = np.random.default_rng(block)
@@ -162,7 +162,7 @@ def test_backward_blocks_give_identical_results(monkeypatch, block):
     dh = rng.standard_normal((N, T, H))
     _, cache = lstm_forward(**p)
     whole = lstm_backward(dh, cache, return_dc0=True)
-    monkeypatch.setattr(rnnbook.lstm, "_CACHE_BLOCK", block * N * 4 * H)
+    monkeypatch.setattr(rnnbook.nn.lstm, "_CACHE_BLOCK", block * N * 4 * H)
     blocked = lstm_backward(dh, cache, return_dc0=True)
     for name, a, b in zip(("dx", "dh0", "dWx", "dWh", "db", "dc0"), whole, blocked):
         np.testing.assert_array_equal(a, b, err_msg=name)

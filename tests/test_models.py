@@ -1,4 +1,4 @@
-"""Tests for rnnbook.models: masked, bidirectional and stacked recurrent layers."""
+"""Tests for rnnbook.nn.sequence: masked, bidirectional and stacked recurrent layers."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnbook import gru, lstm, models, rnn
-from rnnbook.gradcheck import rel_error
+from rnnbook.nn import gru, lstm, rnn
+from rnnbook.nn import sequence as models
+from rnnbook.train.gradcheck import rel_error
 
 from helpers import fd_gradient
 

@@ -1,4 +1,4 @@
-"""Tests for rnnbook.optim: update rules, state, validation and clipping."""
+"""Tests for rnnbook.train.optim: update rules, state, validation and clipping."""
 
 import math
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnbook.optim import SGD, Adagrad, Adam, Momentum, clip_grad_norm, grad_norm
+from rnnbook.train.optim import SGD, Adagrad, Adam, Momentum, clip_grad_norm, grad_norm
 
 
 def quadratic(params, A, c):

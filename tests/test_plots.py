@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 
-from rnnbook import plots  # noqa: E402
+from rnnbook.book import plots  # noqa: E402
 
 
 def _boxes(ax):

@@ -1,10 +1,10 @@
-"""Tests for rnnbook.rnn: values, gradients, step/sequence agreement, dtypes, errors."""
+"""Tests for rnnbook.nn.rnn: values, gradients, step/sequence agreement, dtypes, errors."""
 
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
 
-from rnnbook.rnn import (
+from rnnbook.nn.rnn import (
     RNNCache,
     RNNStepCache,
     rnn_backward,

@@ -1,4 +1,4 @@
-"""Tests for rnnbook.seq2seq: gradients, decoding and a short training run on dates."""
+"""Tests for rnnbook.nn.seq2seq: gradients, decoding and a short training run on dates."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnbook import data as D
-from rnnbook import seq2seq as S2
-from rnnbook.activations import log_softmax
-from rnnbook.gradcheck import rel_error
-from rnnbook.optim import Adam, clip_grad_norm
+import rnnbook.datasets as D
+from rnnbook.nn import seq2seq as S2
+from rnnbook.nn.activations import log_softmax
+from rnnbook.train.gradcheck import rel_error
+from rnnbook.train.optim import Adam, clip_grad_norm
 
 from helpers import fd_entries
 
@@ -288,3 +288,10 @@ def test_errors():
         model.forward(model.params, src, src_lengths, tgt_in[:2])
     with pytest.raises(ValueError, match="not the cache returned by Seq2Seq.forward"):
         model.backward(np.zeros((3, 4, 6)), None)
+
+
+def test_special_ids_agree_with_the_vocabularies():
+    # seq2seq keeps its own copy of the ids so that rnnbook.nn does not
+    # import rnnbook.datasets; the two must never drift apart.
+    for vocab in (D.SeqVocab("ab"), D.WordVocab("a b")):
+        assert (S2.PAD, S2.BOS, S2.EOS) == (vocab.PAD, vocab.BOS, vocab.EOS)

@@ -1,4 +1,4 @@
-"""Tests for rnnbook.tasks: the adding-problem model and its training setup."""
+"""Tests for rnnbook.models.tasks: the adding-problem model and its training setup."""
 
 import functools
 import importlib.util
@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from rnnbook import tasks
-from rnnbook.data import adding_problem
-from rnnbook.diagnostics import get_cell
-from rnnbook.gradcheck import numerical_gradient, rel_error
-from rnnbook.optim import SGD
+from rnnbook.models import tasks
+from rnnbook.datasets import adding_problem
+from rnnbook.nn.cells import get_cell
+from rnnbook.train.gradcheck import numerical_gradient, rel_error
+from rnnbook.train.optim import SGD
 
-HAVE_GRU = importlib.util.find_spec("rnnbook.gru") is not None
+HAVE_GRU = importlib.util.find_spec("rnnbook.nn.gru") is not None
 CELLS = ["rnn", "lstm"] + (["gru"] if HAVE_GRU else [])
 
 

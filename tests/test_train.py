@@ -1,4 +1,4 @@
-"""Tests for rnnbook.train: the loop, its history, progress switch and seeding."""
+"""Tests for rnnbook.train.loop: the loop, its history, progress switch and seeding."""
 
 import json
 import math
@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from rnnbook.layers import affine_backward, affine_forward, mse_loss
-from rnnbook.optim import SGD, Adam
-from rnnbook.train import History, make_rng, progress_enabled, train
+from rnnbook.nn.layers import affine_backward, affine_forward, mse_loss
+from rnnbook.train.optim import SGD, Adam
+from rnnbook.train.loop import History, make_rng, progress_enabled, train
 
 TRUE_W = np.array([[1.5], [-2.0], [0.5]])
 TRUE_B = np.array([0.3])

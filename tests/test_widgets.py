@@ -1,11 +1,11 @@
-"""Tests for rnnbook.widgets: the explorers build and redraw without a browser."""
+"""Tests for rnnbook.book.widgets: the explorers build and redraw without a browser."""
 
 import numpy as np
 import pytest
 
-from rnnbook.diagnostics import gradient_norms_by_lag
-from rnnbook.init import set_spectral_radius
-from rnnbook.widgets import draw_gradient_profile, gradient_lag_explorer, rnn_gradient_profile
+from rnnbook.book.diagnostics import gradient_norms_by_lag
+from rnnbook.nn.init import set_spectral_radius
+from rnnbook.book.widgets import draw_gradient_profile, gradient_lag_explorer, rnn_gradient_profile
 
 
 @pytest.fixture
@@ -78,9 +78,9 @@ def test_explorer_rejects_bad_arrays(setup):
 
 # -- the LSTM gate explorer ----------------------------------------------------------
 
-from rnnbook.init import init_lstm  # noqa: E402
-from rnnbook.lstm import lstm_forward  # noqa: E402
-from rnnbook.widgets import draw_gate_traces, lstm_gate_explorer, lstm_gate_traces  # noqa: E402
+from rnnbook.nn.init import init_lstm  # noqa: E402
+from rnnbook.nn.lstm import lstm_forward  # noqa: E402
+from rnnbook.book.widgets import draw_gate_traces, lstm_gate_explorer, lstm_gate_traces  # noqa: E402
 
 
 @pytest.fixture

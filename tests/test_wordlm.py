@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from rnnbook.activations import softmax
-from rnnbook.corpora import WordVocab, encode_sentences
-from rnnbook.gradcheck import numerical_gradient, rel_error
-from rnnbook.wordlm import init_word_lm, next_word_probs, word_lm_forward, word_lm_loss_and_grads
+from rnnbook.nn.activations import softmax
+from rnnbook.datasets import WordVocab, encode_sentences
+from rnnbook.train.gradcheck import numerical_gradient, rel_error
+from rnnbook.models.wordlm import init_word_lm, next_word_probs, word_lm_forward, word_lm_loss_and_grads
 
 
 def _batch(rng, N=3, T=5, V=7):
@@ -71,8 +71,8 @@ def test_float32_keeps_dtype_and_shapes_are_checked():
 def test_learns_a_tiny_corpus():
     from functools import partial
 
-    from rnnbook.optim import Adam
-    from rnnbook.train import train
+    from rnnbook.train.optim import Adam
+    from rnnbook.train.loop import train
 
     sentences = ["the cat is black", "the snow is white", "a cat is black", "a snow is white"]
     vocab = WordVocab(sentences)

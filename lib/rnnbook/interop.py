@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import Shapes
+from rnnbook.checks import Shapes
 
 __all__ = [
     "rnn_from_torch",

@@ -38,7 +38,7 @@ implementations of the graded functions are replaced by stubs that raise
 ``RuntimeError`` (a stub copy of the package comes first on
 ``PYTHONPATH``; in the sandbox it is also mounted over the real package,
 whose source is then unreadable). A submission that calls
-``rnnbook.rnn.rnn_step_forward`` therefore earns nothing for that question.
+``rnnbook.nn.rnn.rnn_step_forward`` therefore earns nothing for that question.
 The self-check warns a student whose function refers to such a function.
 
 *Isolation.* Each submission runs in its own kernel, started by the same

@@ -29,10 +29,10 @@ from typing import Callable
 
 import numpy as np
 
-from rnnbook import gru as _gru
-from rnnbook import lstm as _lstm
-from rnnbook import optim as _optim
-from rnnbook import rnn as _rnn
+from rnnbook.nn import gru as _gru
+from rnnbook.nn import lstm as _lstm
+from rnnbook.train import optim as _optim
+from rnnbook.nn import rnn as _rnn
 
 from . import references as _ref
 

@@ -1,8 +1,8 @@
 """Reference solutions of graded functions that the library does not define.
 
 The graded functions of the recurrent layers and of gradient clipping are
-the library's own (:mod:`rnnbook.rnn`, :mod:`rnnbook.lstm`,
-:mod:`rnnbook.gru`, :func:`rnnbook.optim.clip_grad_norm`). Exercise 3 also
+the library's own (:mod:`rnnbook.nn.rnn`, :mod:`rnnbook.nn.lstm`,
+:mod:`rnnbook.nn.gru`, :func:`rnnbook.train.optim.clip_grad_norm`). Exercise 3 also
 asks for the two deterministic halves of temperature sampling; their
 reference versions live here. Like every graded reference, they are
 unavailable inside a grading kernel.

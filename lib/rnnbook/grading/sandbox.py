@@ -429,7 +429,7 @@ class Sandbox:
         work.mkdir(parents=True)
         root.mkdir()
         script = (
-            "import os, sys, rnnbook.rnn as r\n"
+            "import os, sys, rnnbook.nn.rnn as r\n"
             "assert os.getpid() == 1, 'no pid namespace'\n"
             f"assert not os.path.exists({str(self.tmp / 'probe' / 'root')!r}), 'tmp visible'\n"
             "try:\n    r.rnn_forward()\nexcept RuntimeError:\n    pass\n"

@@ -23,12 +23,12 @@ __all__ = ["check", "run_check", "uses_reference"]
 #: Functions that are not available inside a grading kernel, by module:
 #: "*" means every function and class of the module.
 BLOCKED = {
-    "rnnbook.rnn": "*",
-    "rnnbook.lstm": "*",
-    "rnnbook.gru": "*",
+    "rnnbook.nn.rnn": "*",
+    "rnnbook.nn.lstm": "*",
+    "rnnbook.nn.gru": "*",
     "rnnbook.grading.references": "*",
-    "rnnbook.optim": ("clip_grad_norm", "grad_norm"),
-    "rnnbook.activations": ("softmax", "log_softmax"),
+    "rnnbook.train.optim": ("clip_grad_norm", "grad_norm"),
+    "rnnbook.nn.activations": ("softmax", "log_softmax"),
 }
 
 
@@ -59,12 +59,32 @@ def _code_names(code, seen=None) -> set:
     return names
 
 
+def _library_modules_under(mod, depth: int = 3) -> list:
+    """``mod`` and the library modules reachable from it as attributes.
+
+    A reference may be reached through a subpackage, e.g.
+    ``rnnbook.nn.rnn.rnn_forward`` or ``nn.softmax``, so the walk goes a few
+    levels down (the library is never nested deeper).
+    """
+    found, frontier = {id(mod): mod}, [mod]
+    for _ in range(depth):
+        nxt = []
+        for m in frontier:
+            for v in vars(m).values():
+                if (isinstance(v, types.ModuleType) and id(v) not in found
+                        and v.__name__.startswith("rnnbook")):
+                    found[id(v)] = v
+                    nxt.append(v)
+        frontier = nxt
+    return list(found.values())
+
+
 def uses_reference(fn) -> list[str]:
     """Names of blocked library functions that ``fn`` refers to (best effort).
 
     Looks at the global names the function's code uses and at attributes
     taken from library modules, e.g. ``rnn.rnn_step_forward`` or
-    ``rnnbook.activations.softmax``.
+    ``rnnbook.nn.activations.softmax``.
     """
     code = getattr(fn, "__code__", None)
     if code is None:
@@ -88,8 +108,7 @@ def uses_reference(fn) -> list[str]:
         if id(obj) in objects and not isinstance(obj, types.ModuleType):
             found.append(objects[id(obj)])
         if isinstance(obj, types.ModuleType):
-            candidates = [obj] + [v for v in vars(obj).values() if isinstance(v, types.ModuleType)]
-            for mod in candidates:
+            for mod in _library_modules_under(obj):
                 for attr in modules.get(id(mod), ()):
                     if attr in names:
                         found.append(f"{mod.__name__}.{attr}")

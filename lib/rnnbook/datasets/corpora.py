@@ -9,7 +9,7 @@ which is nearly always "is"; a model has to remember the object named a few
 words earlier. The sentences were written for this book and are part of its
 source.
 
-:class:`WordVocab` turns sentences into integer ids, and
+:class:`~rnnbook.datasets.vocab.WordVocab` turns sentences into integer ids, and
 :func:`encode_sentences` packs them into the padded input, target and mask
 arrays of next-word prediction::
 
@@ -22,13 +22,11 @@ arrays of next-word prediction::
 
 from __future__ import annotations
 
-from typing import Iterable
-
 import numpy as np
 
-from rnnbook.data import _check_ids_below, _TokenVocab
+from rnnbook.datasets.vocab import WordVocab
 
-__all__ = ["colour_corpus", "WordVocab", "encode_sentences"]
+__all__ = ["colour_corpus", "encode_sentences"]
 
 # One fact per line, each object with one colour throughout. Colours follow
 # "is" in most sentences, and green does so most often, so that the word
@@ -106,59 +104,6 @@ def colour_corpus() -> list[str]:
     return _COLOUR_SENTENCES.splitlines()
 
 
-class WordVocab(_TokenVocab):
-    """A word vocabulary with padding, start and end tokens.
-
-    Ids ``PAD = 0`` (filler after the end of a sentence), ``BOS = 1`` (the
-    first input of every sentence, so that the first word is predicted too)
-    and ``EOS = 2`` (the last target: "the sentence ends here") come first;
-    the words of the sentences follow in sorted order, so the same sentences
-    always give the same ids.
-
-    Args:
-        sentences: strings of words separated by whitespace (or one string).
-
-    Attributes:
-        tokens: list of the tokens; ``tokens[i]`` has id ``i``. The special
-            ones are written ``"<pad>"``, ``"<s>"``, ``"</s>"``.
-        size: number of tokens V, specials included.
-    """
-
-    SPECIALS = ("<pad>", "<s>", "</s>")
-    _ARGUMENT, _TOKEN, _TOKENS = "sentences", "word", "words"
-    _ENCODES_SPECIALS = True
-
-    def __init__(self, sentences: Iterable[str] | str):
-        super().__init__(sentences)
-
-    def _tokens_of(self, text):
-        return text.split()
-
-    def __contains__(self, word) -> bool:
-        return word in self._index
-
-    def index(self, word: str) -> int:
-        """The id of one word (or special token)."""
-        return self._id(word)
-
-    def encode(self, sentence: str, bos: bool = False, eos: bool = False) -> np.ndarray:
-        """Ids of the words of ``sentence``, optionally with BOS before and EOS after.
-
-        Returns:
-            int64 array (L + bos + eos,), where L is the number of words.
-        """
-        return self._encode(sentence, bos, eos)
-
-    def decode(self, ids) -> str:
-        """Words for the ids (int array-like (L,)), joined by spaces; PAD is skipped."""
-        ids = np.asarray(ids)
-        if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
-            raise ValueError(f"ids must be a 1-D integer sequence, got shape {ids.shape} "
-                             f"and dtype {ids.dtype}")
-        _check_ids_below(ids, self.size)
-        return " ".join(self.tokens[i] for i in ids.tolist() if i != self.PAD)
-
-
 def encode_sentences(sentences, vocab: WordVocab) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Padded arrays for next-word prediction on whole sentences.
 
@@ -170,7 +115,7 @@ def encode_sentences(sentences, vocab: WordVocab) -> tuple[np.ndarray, np.ndarra
 
     Args:
         sentences: list of strings.
-        vocab: a :class:`WordVocab` that knows every word.
+        vocab: a :class:`~rnnbook.datasets.vocab.WordVocab` that knows every word.
 
     Returns:
         inputs: int64 (N, T), T = 1 + the largest number of words.

@@ -14,6 +14,8 @@ from typing import Callable
 
 import numpy as np
 
+__all__ = ['numerical_gradient', 'rel_error']
+
 
 def numerical_gradient(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
                        dout: np.ndarray | None = None, h: float = 1e-6) -> np.ndarray:

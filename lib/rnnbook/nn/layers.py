@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnbook._checks import Shapes, check_cache
-from rnnbook.activations import log_softmax
+from rnnbook.checks import Shapes, check_cache
+from rnnbook.nn.activations import log_softmax
 
 __all__ = [
     "embedding_forward",

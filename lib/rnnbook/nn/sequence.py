@@ -1,6 +1,6 @@
 """Recurrent layers with per-sequence lengths: masked, bidirectional, stacked.
 
-The cells of :mod:`rnnbook.rnn`, :mod:`rnnbook.lstm` and :mod:`rnnbook.gru`
+The cells of :mod:`rnnbook.nn.rnn`, :mod:`rnnbook.nn.lstm` and :mod:`rnnbook.nn.gru`
 run every sequence of a batch for all T steps. Real batches mix lengths: a
 sequence of length L < T is followed by T - L padding steps whose content is
 meaningless. This module wraps any of the three cells so that padding never
@@ -19,7 +19,7 @@ matters:
 
 How padding is kept out. The cells are causal: the state after step t
 depends only on steps 0..t. With padding only at the end of each sequence
-(what :func:`rnnbook.data.pad_sequences` produces), the states at real steps
+(what :func:`rnnbook.datasets.vocab.pad_sequences` produces), the states at real steps
 are therefore already right; the wrappers zero the padded inputs (so even
 ``inf`` or ``nan`` there cannot leak in), zero the padded outputs, and read
 each sequence's final state at its last real step. In the backward pass the
@@ -29,7 +29,7 @@ gradients. The cell's own vectorised sequence functions do the work, so the
 wrappers cost little more than the cells.
 
 Parameters are dicts keyed by the cell's argument names, as made by
-:mod:`rnnbook.init`: ``{"Wx", "Wh", "b"}`` for "rnn" and "lstm",
+:mod:`rnnbook.nn.init`: ``{"Wx", "Wh", "b"}`` for "rnn" and "lstm",
 ``{"Wx", "Wh", "bx", "bh"}`` for "gru". Gradients come back in dicts with
 the same keys.
 """
@@ -40,9 +40,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import lstm as _lstm
-from ._checks import Shapes, check_cache
-from .diagnostics import _PARAM_NAMES, get_cell
+from rnnbook.checks import Shapes, check_cache
+from rnnbook.nn import lstm as _lstm
+from rnnbook.nn.cells import PARAM_NAMES, get_cell
 
 __all__ = [
     "CELLS",
@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 #: Parameter names of each cell, in the order its functions take them.
-CELLS: dict[str, tuple[str, ...]] = dict(_PARAM_NAMES)
+CELLS: dict[str, tuple[str, ...]] = dict(PARAM_NAMES)
 
 # Number of stacked gate blocks in Wx's columns: Wx is (D, k*H).
 _GATES = {"rnn": 1, "lstm": 4, "gru": 3}

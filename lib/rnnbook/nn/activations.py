@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ['sigmoid', 'tanh', 'softmax', 'log_softmax']
+
 
 def _as_float(x) -> np.ndarray:
     x = np.asarray(x)

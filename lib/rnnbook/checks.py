@@ -29,7 +29,8 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _MULTIPLE = re.compile(r"^(\d+)\*([A-Za-z_]\w*)$")
 
 
-def _fmt(shape) -> str:
+def fmt_shape(shape) -> str:
+    """A shape as Python writes a tuple: ``(3,)``, ``(2, 4)``."""
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
@@ -67,7 +68,7 @@ class Shapes:
         self._check_dtype(name, arr, dtype)
         if arr.ndim != len(shape):
             raise ValueError(
-                f"{name} has shape {_fmt(arr.shape)} but needs {len(shape)} dimensions "
+                f"{name} has shape {fmt_shape(arr.shape)} but needs {len(shape)} dimensions "
                 f"{self._describe(shape)}"
             )
         for axis, (spec, got) in enumerate(zip(shape, arr.shape)):
@@ -82,7 +83,7 @@ class Shapes:
         except KeyError:
             values = None
         if values is not None and any(not isinstance(s, int) for s in shape):
-            return f"{names} = {_fmt(values)}"
+            return f"{names} = {fmt_shape(values)}"
         return names
 
     def _expected(self, spec):
@@ -102,7 +103,7 @@ class Shapes:
             factor, sym = int(_MULTIPLE.match(spec).group(1)), _MULTIPLE.match(spec).group(2)
             if got % factor:
                 raise ValueError(
-                    f"{name} has shape {_fmt(got_shape)} but axis {axis} must be a multiple of "
+                    f"{name} has shape {fmt_shape(got_shape)} but axis {axis} must be a multiple of "
                     f"{factor} ({spec}), got {got}"
                 )
             self.dims[sym] = got // factor
@@ -115,7 +116,7 @@ class Shapes:
                 sym = _MULTIPLE.match(spec).group(2) if _MULTIPLE.match(spec) else spec
                 why = f" ({sym} = {self.dims[sym]} from {self._source[sym]})"
             raise ValueError(
-                f"{name} has shape {_fmt(got_shape)} but needs {self._describe(shape)}{why}"
+                f"{name} has shape {fmt_shape(got_shape)} but needs {self._describe(shape)}{why}"
             )
 
     def _check_dtype(self, name, arr, kind):
@@ -147,3 +148,61 @@ def check_cache(name: str, cache, kind: type | tuple, fn: str):
             f"{name} is a {type(cache).__name__}, not the cache returned by {fn}"
         )
     return cache
+
+
+def check_int(name: str, value, minimum: int) -> int:
+    """Return ``value`` as an int, or raise when it is not an integer >= minimum."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def check_rng(rng) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            "rng must be a numpy.random.Generator, e.g. numpy.random.default_rng(0); "
+            f"got {type(rng).__name__}"
+        )
+    return rng
+
+
+def check_int_sequence(name: str, value) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} has shape {arr.shape} but needs one dimension (L,)")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} has dtype {arr.dtype} but needs an integer dtype")
+    return arr
+
+
+def check_ids_below(ids: np.ndarray, size: int) -> None:
+    """Raise when an id of the array ``ids`` lies outside ``[0, size)``."""
+    if ids.size and (ids.min() < 0 or ids.max() >= size):
+        raise ValueError(f"ids must lie in [0, {size}), got values in "
+                         f"[{ids.min()}, {ids.max()}]")
+
+
+def check_upstream(name, value, shape, dtype, fn):
+    """Check an upstream gradient against the shape and dtype of the forward pass."""
+    arr = np.asarray(value)
+    if arr.shape != tuple(shape):
+        raise ValueError(
+            f"{name} has shape {fmt_shape(arr.shape)} but needs {fmt_shape(tuple(shape))}, the shape "
+            f"of the matching output of {fn}"
+        )
+    if arr.dtype != dtype:
+        raise ValueError(
+            f"{name} has dtype {arr.dtype} but the forward pass ran in {dtype}; "
+            f"pass all arrays in one dtype"
+        )
+    return arr
+
+
+def check_steps(T):
+    """Raise when a sequence has no time steps (T < 1)."""
+    # A sequence of length zero has no hidden state to return and no step to
+    # differentiate through; it is almost always a slicing mistake upstream.
+    if T < 1:
+        raise ValueError("x has T = 0 time steps but needs at least one")

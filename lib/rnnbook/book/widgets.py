@@ -19,11 +19,11 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from rnnbook._checks import Shapes
-from rnnbook.diagnostics import gradient_norms_by_lag, saturation_fraction
-from rnnbook.init import set_spectral_radius
-from rnnbook.lstm import lstm_forward
-from rnnbook.rnn import rnn_forward
+from rnnbook.checks import Shapes
+from rnnbook.book.diagnostics import gradient_norms_by_lag, saturation_fraction
+from rnnbook.nn.init import set_spectral_radius
+from rnnbook.nn.lstm import lstm_forward
+from rnnbook.nn.rnn import rnn_forward
 
 __all__ = ["rnn_gradient_profile", "draw_gradient_profile", "gradient_lag_explorer",
            "lstm_gate_traces", "draw_gate_traces", "lstm_gate_explorer"]
@@ -39,7 +39,7 @@ def rnn_gradient_profile(Wh, Wx, x, rho: float, input_scale: float = 1.0, b=None
     the input matrix is ``input_scale * Wx``; everything else is fixed, so
     the two numbers are the only things that change between calls. The loss
     sits on the last hidden state (see
-    :func:`rnnbook.diagnostics.gradient_norms_by_lag`).
+    :func:`rnnbook.book.diagnostics.gradient_norms_by_lag`).
 
     Args:
         Wh: recurrent matrix, (H, H), with a nonzero eigenvalue.
@@ -228,7 +228,7 @@ def lstm_gate_traces(x, Wx, Wh, b, *, input_bias=None, forget_bias=None, output_
 
     Args:
         x: inputs, (N, T, D).
-        Wx: (D, 4H), blocks [i | f | g | o] as in :mod:`rnnbook.lstm`.
+        Wx: (D, 4H), blocks [i | f | g | o] as in :mod:`rnnbook.nn.lstm`.
         Wh: (H, 4H).
         b: (4H,).
         input_bias, forget_bias, output_bias: floats or None.

@@ -25,7 +25,7 @@ Everything else is the same, including the parameter shapes (there
 needs ``r``, which needs its own product with ``h_prev``, so each step takes
 two sequential products instead of one.
 
-As in :mod:`rnnbook.rnn`, the step functions are the readable definition and
+As in :mod:`rnnbook.nn.rnn`, the step functions are the readable definition and
 the sequence functions move the input projections and the weight gradients
 out of the time loop (one product each for all steps).
 """
@@ -36,9 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import Shapes, check_cache
-from .activations import sigmoid, tanh
-from .rnn import _check_steps, _check_upstream
+from rnnbook.checks import Shapes, check_cache, check_steps, check_upstream
+from rnnbook.nn.activations import sigmoid, tanh
 
 __all__ = [
     "GRUStepCache",
@@ -193,7 +192,7 @@ def gru_step_backward(dh, cache):
         dbx: (3H,).  dbh: (3H,).
     """
     k = check_cache("cache", cache, GRUStepCache, "gru_step_forward")
-    dh = _check_upstream("dh", dh, k.h_prev.shape, k.h_prev.dtype, "gru_step_forward")
+    dh = check_upstream("dh", dh, k.h_prev.shape, k.h_prev.dtype, "gru_step_forward")
     dax, dah, dh_prev = _gru_local_backward(dh, k.h_prev, k.r, k.z, k.n, k.hn)
     dx = dax @ k.Wx.T
     dh_prev = dh_prev + dah @ k.Wh.T
@@ -220,7 +219,7 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
     x = s.check("x", x, ("N", "T", "D"))
     h0 = s.check("h0", h0, ("N", "H"))
     N, T, D, H = s["N"], s["T"], s["D"], s["H"]
-    _check_steps(T)
+    check_steps(T)
 
     # All input projections in one product; the array is then overwritten
     # step by step with the gate activations.
@@ -254,7 +253,7 @@ def gru_backward(dh, cache):
         dbx: (3H,).  dbh: (3H,).
     """
     k = check_cache("cache", cache, GRUCache, "gru_forward")
-    dh = _check_upstream("dh", dh, k.h.shape, k.h.dtype, "gru_forward")
+    dh = check_upstream("dh", dh, k.h.shape, k.h.dtype, "gru_forward")
     N, T, H = k.h.shape
     D = k.x.shape[2]
     h_prev = np.concatenate((k.h0[:, None, :], k.h[:, :-1]), axis=1)
@@ -375,7 +374,7 @@ def gru_original_step_backward(dh, cache):
         dbx: (3H,).  dbh: (3H,).
     """
     k = check_cache("cache", cache, GRUOriginalStepCache, "gru_original_step_forward")
-    dh = _check_upstream("dh", dh, k.h_prev.shape, k.h_prev.dtype,
+    dh = check_upstream("dh", dh, k.h_prev.shape, k.h_prev.dtype,
                          "gru_original_step_forward")
     H = k.h_prev.shape[1]
     da, dh_prev = _gru_original_local_backward(dh, k.h_prev, k.r, k.z, k.n, k.Wh[:, 2 * H:])
@@ -401,7 +400,7 @@ def gru_original_forward(x, h0, Wx, Wh, bx, bh):
     x = s.check("x", x, ("N", "T", "D"))
     h0 = s.check("h0", h0, ("N", "H"))
     N, T, D, H = s["N"], s["T"], s["D"], s["H"]
-    _check_steps(T)
+    check_steps(T)
 
     # Both biases enter every block unscaled here, so they can be added once.
     gates = (x.reshape(N * T, D) @ Wx).reshape(N, T, 3 * H) + (bx + bh)
@@ -433,7 +432,7 @@ def gru_original_backward(dh, cache):
         dbx: (3H,).  dbh: (3H,) (equal to ``dbx`` in this formulation).
     """
     k = check_cache("cache", cache, GRUOriginalCache, "gru_original_forward")
-    dh = _check_upstream("dh", dh, k.h.shape, k.h.dtype, "gru_original_forward")
+    dh = check_upstream("dh", dh, k.h.shape, k.h.dtype, "gru_original_forward")
     N, T, H = k.h.shape
     D = k.x.shape[2]
     h_prev = np.concatenate((k.h0[:, None, :], k.h[:, :-1]), axis=1)

@@ -161,7 +161,7 @@ def _blocks(init, rows: int, H: int, n: int, rng, dtype) -> np.ndarray:
 
 
 def init_rnn(D: int, H: int, rng, dtype=np.float64) -> dict[str, np.ndarray]:
-    """Parameters of a vanilla RNN cell (see ``rnnbook.rnn``).
+    """Parameters of a vanilla RNN cell (see ``rnnbook.nn.rnn``).
 
     Returns:
         dict with ``Wx`` (D, H) Xavier uniform, ``Wh`` (H, H) orthogonal,
@@ -176,7 +176,7 @@ def init_rnn(D: int, H: int, rng, dtype=np.float64) -> dict[str, np.ndarray]:
 
 
 def init_lstm(D: int, H: int, rng, forget_bias: float = 1.0, dtype=np.float64) -> dict[str, np.ndarray]:
-    """Parameters of an LSTM cell, gate blocks in the order i, f, g, o (see ``rnnbook.lstm``).
+    """Parameters of an LSTM cell, gate blocks in the order i, f, g, o (see ``rnnbook.nn.lstm``).
 
     Returns:
         dict with ``Wx`` (D, 4H), ``Wh`` (H, 4H), ``b`` (4H,); each gate's
@@ -194,7 +194,7 @@ def init_lstm(D: int, H: int, rng, forget_bias: float = 1.0, dtype=np.float64) -
 
 
 def init_gru(D: int, H: int, rng, dtype=np.float64) -> dict[str, np.ndarray]:
-    """Parameters of a GRU cell, gate blocks in the order r, z, n (see ``rnnbook.gru``).
+    """Parameters of a GRU cell, gate blocks in the order r, z, n (see ``rnnbook.nn.gru``).
 
     Returns:
         dict with ``Wx`` (D, 3H), ``Wh`` (H, 3H), ``bx`` (3H,) and

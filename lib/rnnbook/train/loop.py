@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from rnnbook.optim import Optimizer, clip_grad_norm, grad_norm
+from rnnbook.train.optim import Optimizer, clip_grad_norm, grad_norm
 
 __all__ = ["History", "train", "make_rng", "progress_enabled"]
 
@@ -179,7 +179,7 @@ def train(
         step_fn: ``step_fn(params, batch) -> (loss, grads)``; ``grads`` has the
             keys of ``params``.
         params: {name: ndarray}, updated in place.
-        optimizer: e.g. ``rnnbook.optim.Adam(1e-3)``.
+        optimizer: e.g. ``rnnbook.train.optim.Adam(1e-3)``.
         batches: either a re-iterable of batches (e.g. a list), traversed once
             per epoch, or a function of no arguments returning a fresh batch
             at each call (a generator of synthetic data, say).
@@ -187,7 +187,7 @@ def train(
         num_steps: number of steps; with a re-iterable, passes are repeated
             as needed. Give exactly one of ``epochs`` and ``num_steps``.
         clip: if given, gradients are clipped to this global norm before the
-            update (:func:`rnnbook.optim.clip_grad_norm`).
+            update (:func:`rnnbook.train.optim.clip_grad_norm`).
         eval_fn: ``eval_fn(params)`` returning a number or a dict of numbers,
             e.g. validation loss and accuracy.
         eval_every: evaluate every this many steps. By default once per epoch

@@ -10,11 +10,11 @@ the vocabulary::
     loss = mean over real positions of -log softmax(o_t)[y_t]
 
 The cell is named by a string (``"rnn"``, ``"lstm"``, ``"gru"``) or given
-as a :class:`rnnbook.diagnostics.Cell`, so the same code trains and compares
+as a :class:`rnnbook.nn.cells.Cell`, so the same code trains and compares
 all of them. The parameters live in one dict: the cell's own (``Wx``,
 ``Wh``, ``b`` ...) plus ``E`` (V, D), ``Wy`` (H, V) and ``by`` (V,).
 
-Inputs, targets and mask come from :func:`rnnbook.corpora.encode_sentences`;
+Inputs, targets and mask come from :func:`rnnbook.datasets.corpora.encode_sentences`;
 padding sits at the end of each row, so the states at real positions never
 depend on it and the mask of the loss is all that is needed.
 """
@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnbook import init as _init
-from rnnbook._checks import Shapes
-from rnnbook.activations import softmax
-from rnnbook.diagnostics import get_cell
-from rnnbook.layers import (
+from rnnbook.nn import init as _init
+from rnnbook.checks import Shapes
+from rnnbook.nn.activations import softmax
+from rnnbook.nn.cells import get_cell
+from rnnbook.nn.layers import (
     embedding_backward,
     embedding_forward,
     softmax_cross_entropy,
@@ -44,7 +44,7 @@ def init_word_lm(cell, V: int, D: int, H: int, rng, dtype=np.float64) -> dict:
     """Parameters of the word-level language model.
 
     Args:
-        cell: ``"rnn"``, ``"lstm"``, ``"gru"`` or a :class:`~rnnbook.diagnostics.Cell`.
+        cell: ``"rnn"``, ``"lstm"``, ``"gru"`` or a :class:`~rnnbook.nn.cells.Cell`.
         V: vocabulary size.
         D: embedding size.
         H: hidden size.
@@ -83,7 +83,7 @@ def word_lm_forward(cell, params: dict, ids):
     """Logits of the next word at every position.
 
     Args:
-        cell: the cell (name or :class:`~rnnbook.diagnostics.Cell`).
+        cell: the cell (name or :class:`~rnnbook.nn.cells.Cell`).
         params: from :func:`init_word_lm`.
         ids: input token ids, int (N, T).
 
@@ -107,13 +107,13 @@ def word_lm_loss_and_grads(cell, params: dict, batch) -> tuple[float, dict]:
     """Mean cross-entropy of the next word over real positions, and its gradients.
 
     After fixing ``cell`` (e.g. with ``functools.partial``) this is the
-    ``step_fn`` that :func:`rnnbook.train.train` expects.
+    ``step_fn`` that :func:`rnnbook.train.loop.train` expects.
 
     Args:
-        cell: the cell (name or :class:`~rnnbook.diagnostics.Cell`).
+        cell: the cell (name or :class:`~rnnbook.nn.cells.Cell`).
         params: from :func:`init_word_lm`.
         batch: ``(inputs, targets, mask)``: int (N, T), int (N, T) and bool
-            (N, T), as made by :func:`rnnbook.corpora.encode_sentences`.
+            (N, T), as made by :func:`rnnbook.datasets.corpora.encode_sentences`.
 
     Returns:
         loss: Python float, in nats per predicted word.
@@ -134,7 +134,7 @@ def next_word_probs(cell, params: dict, ids) -> np.ndarray:
     """Probability of every vocabulary word coming next after each prompt.
 
     Args:
-        cell: the cell (name or :class:`~rnnbook.diagnostics.Cell`).
+        cell: the cell (name or :class:`~rnnbook.nn.cells.Cell`).
         params: from :func:`init_word_lm`.
         ids: int (T,) for one prompt or (N, T) for N prompts of equal length.
 

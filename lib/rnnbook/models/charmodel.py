@@ -1,7 +1,7 @@
 """A character-level language model assembled from the library's layers.
 
 The model reads one character per step as a one-hot vector, runs the tanh
-RNN of :mod:`rnnbook.rnn` over the sequence and maps every hidden state to
+RNN of :mod:`rnnbook.nn.rnn` over the sequence and maps every hidden state to
 scores over the next character with a temporal affine layer:
 
     h_t = tanh(onehot(x_t) Wx + h_{t-1} Wh + b)
@@ -16,29 +16,29 @@ Parameters live in a dict with the keys and shapes
     ``Wx`` (V, H), ``Wh`` (H, H), ``b`` (H,), ``Wy`` (H, V), ``by`` (V,)
 
 and every gradient dict uses the same keys, which is what the optimisers of
-:mod:`rnnbook.optim` and :func:`rnnbook.train.train` expect.
+:mod:`rnnbook.train.optim` and :func:`rnnbook.train.loop.train` expect.
 
 Training on a long text uses truncated backpropagation through time: the
 text is cut into chunks, the hidden state is carried from one chunk to the
 next, and gradients stop at the chunk boundary. :func:`tbptt_stream` and
-:class:`CarriedStateStep` package that for :func:`rnnbook.train.train`.
+:class:`CarriedStateStep` package that for :func:`rnnbook.train.loop.train`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from rnnbook._checks import Shapes
-from rnnbook.activations import softmax
-from rnnbook.data import tbptt_batches
-from rnnbook.init import init_affine, init_rnn
-from rnnbook.layers import (
+from rnnbook.checks import Shapes
+from rnnbook.nn.activations import softmax
+from rnnbook.datasets import tbptt_batches
+from rnnbook.nn.init import init_affine, init_rnn
+from rnnbook.nn.layers import (
     affine_forward,
     softmax_cross_entropy,
     temporal_affine_backward,
     temporal_affine_forward,
 )
-from rnnbook.rnn import rnn_backward, rnn_forward, rnn_step_forward
+from rnnbook.nn.rnn import rnn_backward, rnn_forward, rnn_step_forward
 
 __all__ = [
     "PARAM_NAMES",
@@ -91,7 +91,7 @@ def _check_ids(name, ids, V, shape, s):
 def init_char_rnn(V: int, H: int, rng, dtype=np.float64) -> dict[str, np.ndarray]:
     """Fresh parameters for a character model with V characters and H hidden units.
 
-    Uses the recipes of :mod:`rnnbook.init`: Xavier-uniform ``Wx`` and
+    Uses the recipes of :mod:`rnnbook.nn.init`: Xavier-uniform ``Wx`` and
     ``Wy``, orthogonal ``Wh``, zero biases.
 
     Args:
@@ -197,7 +197,7 @@ def evaluate_char_rnn(params, encoded, batch_size: int = 16, seq_len: int = 64) 
     """Mean per-character loss of the model on a whole encoded text.
 
     The text is read as ``batch_size`` parallel tracks in chunks of
-    ``seq_len`` characters (:func:`rnnbook.data.tbptt_batches`), carrying the
+    ``seq_len`` characters (:func:`rnnbook.datasets.text.tbptt_batches`), carrying the
     hidden state from chunk to chunk, exactly as during training. A final
     partial chunk is dropped, so all scored chunks have equal size.
 
@@ -215,12 +215,12 @@ def evaluate_char_rnn(params, encoded, batch_size: int = 16, seq_len: int = 64) 
 
 
 def _mean_chunk_loss(chunk_loss, encoded, batch_size: int, seq_len: int) -> float:
-    """Mean of ``chunk_loss`` over the chunks of :func:`rnnbook.data.tbptt_batches`.
+    """Mean of ``chunk_loss`` over the chunks of :func:`rnnbook.datasets.text.tbptt_batches`.
 
     ``chunk_loss(x, y, state) -> (loss, state)`` scores one chunk from the
     state the previous chunk left (None for the first), so the model reads
     the text as during training. The character model of
-    :mod:`rnnbook.compare` is evaluated the same way.
+    :mod:`rnnbook.models.compare` is evaluated the same way.
     """
     total, chunks, state = 0.0, 0, None
     for x, y in tbptt_batches(encoded, batch_size, seq_len):
@@ -288,11 +288,11 @@ def tbptt_stream(encoded, batch_size: int, seq_len: int, rng):
     """An endless source of consecutive chunks for truncated BPTT.
 
     Returns a function of no arguments. Each call returns the next chunk
-    ``(x, y, first)`` of :func:`rnnbook.data.tbptt_batches`; when a pass over
+    ``(x, y, first)`` of :func:`rnnbook.datasets.text.tbptt_batches`; when a pass over
     the text ends, a new pass starts at a fresh random offset. ``first`` is
     True for the first chunk of every pass, telling the model to start again
     from a zero state, since its carried state belongs to the end of the text.
-    Passing this function as ``batches`` to :func:`rnnbook.train.train`
+    Passing this function as ``batches`` to :func:`rnnbook.train.loop.train`
     (with ``num_steps``) and :class:`CarriedStateStep` as ``step_fn`` trains
     with the hidden state carried across chunks.
 
@@ -326,7 +326,7 @@ def tbptt_stream(encoded, batch_size: int, seq_len: int, rng):
 
 
 class CarriedStateStep:
-    """A ``step_fn`` for :func:`rnnbook.train.train` that carries the hidden state.
+    """A ``step_fn`` for :func:`rnnbook.train.loop.train` that carries the hidden state.
 
     Each call takes a batch ``(x, y, first)`` as made by :func:`tbptt_stream`,
     runs :func:`char_rnn_loss_and_grads` from the state left by the previous

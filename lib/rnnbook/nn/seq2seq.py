@@ -4,7 +4,7 @@ The model, for a source sequence of length S and a target of length U:
 
 1. **Encoder.** Source ids are embedded and read by a recurrent layer
    ("lstm", "gru" or "rnn", optionally bidirectional) with the source
-   lengths respected (:mod:`rnnbook.models`). It produces one state per
+   lengths respected (:mod:`rnnbook.nn.sequence`). It produces one state per
    source step, ``enc`` (N, S, De) with De = H or 2H, and a final state
    (N, De).
 2. **Bridge.** The decoder's initial hidden state is
@@ -14,7 +14,7 @@ The model, for a source sequence of length S and a target of length U:
 3. **Decoder.** An LSTM reads the embedded target shifted right by one
    (``BOS y_1 .. y_U``): with teacher forcing it always sees the true
    previous token, so all U steps run as one call of
-   :func:`rnnbook.lstm.lstm_forward`.
+   :func:`rnnbook.nn.lstm.lstm_forward`.
 4. **Attention** (Luong et al. 2015, "global" attention). Each decoder state
    ``h_t`` is a query; the keys are the encoder states projected into the
    decoder's space, ``enc W_key`` (N, S, H); the values are the encoder
@@ -34,7 +34,7 @@ not fed back into the next step's input), the whole teacher-forced decoder
 is vectorised over time: one LSTM call, one attention call for all U queries.
 
 Decoding (:meth:`Seq2Seq.greedy_decode`, :meth:`Seq2Seq.beam_search`) runs
-step by step with :func:`rnnbook.lstm.lstm_step_forward`, feeding back the
+step by step with :func:`rnnbook.nn.lstm.lstm_step_forward`, feeding back the
 model's own previous output. The tokens PAD and BOS are never produced.
 """
 
@@ -45,15 +45,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import attention as _att
-from . import init as _init
-from . import layers as _layers
-from . import lstm as _lstm
-from . import models as _models
-from ._checks import Shapes, check_cache
-from .activations import log_softmax
-from .data import SeqVocab
-from .diagnostics import get_cell
+from rnnbook.checks import Shapes, check_cache
+from rnnbook.nn import attention as _att
+from rnnbook.nn import init as _init
+from rnnbook.nn import layers as _layers
+from rnnbook.nn import lstm as _lstm
+from rnnbook.nn import sequence as _models
+from rnnbook.nn.activations import log_softmax
+from rnnbook.nn.cells import get_cell
 
 __all__ = ["ATTENTIONS", "Seq2Seq", "Seq2SeqCache", "Decoded",
            "token_accuracy", "sequence_accuracy"]
@@ -66,7 +65,9 @@ ATTENTIONS = {
     "additive": "Bahdanau's score w . tanh(h Wq + (enc W_key) Wk)",
 }
 
-PAD, BOS, EOS = SeqVocab.PAD, SeqVocab.BOS, SeqVocab.EOS
+# The special ids every vocabulary of rnnbook.datasets gives its first three
+# tokens (TokenVocab.PAD, BOS, EOS); a test keeps the two in step.
+PAD, BOS, EOS = 0, 1, 2
 
 
 class Decoded(NamedTuple):
@@ -113,7 +114,7 @@ class Seq2Seq:
     """Encoder-decoder with optional attention; see the module docstring for the maths.
 
     The model object holds the configuration and a parameter dict
-    ``self.params`` (flat ``{name: array}``, ready for :mod:`rnnbook.optim`).
+    ``self.params`` (flat ``{name: array}``, ready for :mod:`rnnbook.train.optim`).
     The training functions take the parameters as an argument, so gradient
     checks and optimisers can work on any dict with the same keys.
 
@@ -325,7 +326,7 @@ class Seq2Seq:
             src: int (N, S); src_lengths: int (N,).
             tgt_in: int (N, U), ``BOS y_1 ..``; tgt_out: int (N, U),
                 ``y_1 .. EOS``; tgt_mask: bool (N, U), True at real target
-                positions (see :func:`rnnbook.data.encode_pairs`).
+                positions (see :func:`rnnbook.datasets.vocab.encode_pairs`).
 
         Returns:
             loss: float, mean cross-entropy per real target token.

@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnbook._checks import Shapes, check_cache
+from rnnbook.checks import Shapes, check_cache
 
 __all__ = [
     "scaled_dot_product_attention",

@@ -37,9 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import Shapes, check_cache
-from .activations import sigmoid, tanh
-from .rnn import _check_steps, _check_upstream
+from rnnbook.checks import Shapes, check_cache, check_steps, check_upstream
+from rnnbook.nn.activations import sigmoid, tanh
 
 __all__ = [
     "LSTMStepCache",
@@ -209,8 +208,8 @@ def lstm_step_backward(dh, dc, cache):
         db: (4H,).
     """
     k = check_cache("cache", cache, LSTMStepCache, "lstm_step_forward")
-    dh = _check_upstream("dh", dh, k.c.shape, k.c.dtype, "lstm_step_forward")
-    dc = _check_upstream("dc", dc, k.c.shape, k.c.dtype, "lstm_step_forward")
+    dh = check_upstream("dh", dh, k.c.shape, k.c.dtype, "lstm_step_forward")
+    dc = check_upstream("dc", dc, k.c.shape, k.c.dtype, "lstm_step_forward")
 
     # c reaches the loss directly (through dc) and through h = o * tanh(c).
     dc = dc + dh * k.o * (1 - k.tanh_c * k.tanh_c)
@@ -257,7 +256,7 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     h0 = s.check("h0", h0, ("N", "H"))
     N, T, D, H = s["N"], s["T"], s["D"], s["H"]
     c0 = np.zeros_like(h0) if c0 is None else s.check("c0", c0, ("N", "H"))
-    _check_steps(T)
+    check_steps(T)
 
     dtype = x.dtype
     # sigmoid(a) = (1 + tanh(a / 2)) / 2, so every gate is
@@ -265,7 +264,7 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     # sigmoid blocks i, f, o and scale = 1, shift = 0 on the tanh block g.
     # One in-place tanh over the whole (N, 4H) row then activates all four
     # gates at once; it saturates instead of overflowing, so it is as stable
-    # as rnnbook.activations.sigmoid, and several times faster than calling
+    # as rnnbook.nn.activations.sigmoid, and several times faster than calling
     # that on three slices, which allocates temporaries at every step.
     # Scaling by 1/2 is exact in binary floating point, so it is folded into
     # the parameters once, before the loop.
@@ -361,11 +360,11 @@ def lstm_backward(dh, cache, *, dc_last=None, return_dc0=False):
     """
     k = check_cache("cache", cache, LSTMCache, "lstm_forward")
     dtype = k.h.dtype
-    dh = _check_upstream("dh", dh, k.h.shape, dtype, "lstm_forward")
+    dh = check_upstream("dh", dh, k.h.shape, dtype, "lstm_forward")
     N, T, H = k.h.shape
     D = k.x.shape[2]
     if dc_last is not None:
-        dc_last = _check_upstream("dc_last", dc_last, (N, H), dtype, "lstm_forward")
+        dc_last = check_upstream("dc_last", dc_last, (N, H), dtype, "lstm_forward")
 
     # Time-major (T, N, 4, H) view of the gates: one operation can cover
     # several gates, and every step's slice is contiguous.

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import Shapes, _fmt, check_cache
-from .activations import tanh
+from rnnbook.checks import Shapes, check_cache, check_steps, check_upstream
+from rnnbook.nn.activations import tanh
 
 __all__ = [
     "RNNStepCache",
@@ -70,29 +70,6 @@ class RNNCache:
     h: np.ndarray
 
 
-def _check_upstream(name, value, shape, dtype, fn):
-    """Check an upstream gradient against the shape and dtype of the forward pass."""
-    arr = np.asarray(value)
-    if arr.shape != tuple(shape):
-        raise ValueError(
-            f"{name} has shape {_fmt(arr.shape)} but needs {_fmt(tuple(shape))}, the shape "
-            f"of the matching output of {fn}"
-        )
-    if arr.dtype != dtype:
-        raise ValueError(
-            f"{name} has dtype {arr.dtype} but the forward pass ran in {dtype}; "
-            f"pass all arrays in one dtype"
-        )
-    return arr
-
-
-def _check_steps(T):
-    # A sequence of length zero has no hidden state to return and no step to
-    # differentiate through; it is almost always a slicing mistake upstream.
-    if T < 1:
-        raise ValueError("x has T = 0 time steps but needs at least one")
-
-
 def rnn_step_forward(x, h_prev, Wx, Wh, b):
     """One step of the tanh RNN: ``h = tanh(x Wx + h_prev Wh + b)``.
 
@@ -134,7 +111,7 @@ def rnn_step_backward(dh, cache):
         db: (H,).
     """
     c = check_cache("cache", cache, RNNStepCache, "rnn_step_forward")
-    dh = _check_upstream("dh", dh, c.h.shape, c.h.dtype, "rnn_step_forward")
+    dh = check_upstream("dh", dh, c.h.shape, c.h.dtype, "rnn_step_forward")
     # tanh'(a) = 1 - tanh(a)**2, and tanh(a) is the stored output.
     da = dh * (1 - c.h * c.h)
     dx = da @ c.Wx.T
@@ -167,7 +144,7 @@ def rnn_forward(x, h0, Wx, Wh, b):
     x = s.check("x", x, ("N", "T", "D"))
     h0 = s.check("h0", h0, ("N", "H"))
     N, T, D, H = s["N"], s["T"], s["D"], s["H"]
-    _check_steps(T)
+    check_steps(T)
 
     # The input projections do not depend on the recurrence: one (N*T, D) x (D, H)
     # product replaces T small ones.
@@ -197,7 +174,7 @@ def rnn_backward(dh, cache):
         db: (H,).
     """
     c = check_cache("cache", cache, RNNCache, "rnn_forward")
-    dh = _check_upstream("dh", dh, c.h.shape, c.h.dtype, "rnn_forward")
+    dh = check_upstream("dh", dh, c.h.shape, c.h.dtype, "rnn_forward")
     N, T, H = c.h.shape
     D = c.x.shape[2]
 

@@ -3,9 +3,9 @@
 The gated-cell chapters ask which cell to use, and the honest answer is a
 measurement: the vanilla RNN, the LSTM and the GRU trained on the same data,
 from the same kind of initialisation, with the same optimiser, for the same
-number of steps. For the adding problem :func:`rnnbook.tasks.train_adding_problem`
+number of steps. For the adding problem :func:`rnnbook.models.tasks.train_adding_problem`
 already takes the cell as an argument. This module does the same for the
-character-level language model of :mod:`rnnbook.charmodel`, which is written
+character-level language model of :mod:`rnnbook.models.charmodel`, which is written
 for the tanh RNN only, and adds two small helpers for reporting.
 
 The character model reads one-hot characters, runs any of the three cells and
@@ -15,15 +15,15 @@ scores the next character at every step::
     o = h Wy + by                            # (N, T, V)
     loss = mean of -log softmax(o)[y]
 
-As in :mod:`rnnbook.charmodel`, the one-hot input makes ``Wx`` a character
+As in :mod:`rnnbook.models.charmodel`, the one-hot input makes ``Wx`` a character
 embedding (one row per character, one column block per gate). Parameters
-are the cell's own dict from :mod:`rnnbook.init` (``Wx``, ``Wh`` and ``b``,
+are the cell's own dict from :mod:`rnnbook.nn.init` (``Wx``, ``Wh`` and ``b``,
 or ``bx`` and ``bh`` for the GRU) plus the readout ``Wy`` (H, V), ``by`` (V,).
 
 A *state* is a tuple of (N, H) arrays, ``(h,)`` for the RNN and the GRU and
-``(h, c)`` for the LSTM (the convention of :class:`rnnbook.diagnostics.Cell`),
+``(h, c)`` for the LSTM (the convention of :class:`rnnbook.nn.cells.Cell`),
 or ``None`` for zeros. The cells run through
-:func:`rnnbook.models.recurrent_forward`, which returns the final state of
+:func:`rnnbook.nn.sequence.recurrent_forward`, which returns the final state of
 every cell type, so training can carry it from chunk to chunk (truncated
 backpropagation through time): gradients stop at a chunk boundary, memory
 does not.
@@ -33,17 +33,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnbook import init as _init
-from rnnbook._checks import Shapes
-from rnnbook.charmodel import _check_ids, _mean_chunk_loss, one_hot, tbptt_stream
-from rnnbook.diagnostics import Cell, _one_state_cell, get_cell
-from rnnbook.gru import (gru_original_backward, gru_original_forward,
+from rnnbook.nn import init as _init
+from rnnbook.checks import Shapes
+from rnnbook.models.charmodel import _check_ids, _mean_chunk_loss, one_hot, tbptt_stream
+from rnnbook.nn.cells import Cell, get_cell
+from rnnbook.nn.cells import _one_state_cell
+from rnnbook.nn.gru import (gru_original_backward, gru_original_forward,
                          gru_original_step_backward, gru_original_step_forward)
-from rnnbook.layers import softmax_cross_entropy, temporal_affine_backward, temporal_affine_forward
-from rnnbook.models import CELLS as _CELL_KEYS
-from rnnbook.models import recurrent_backward, recurrent_forward
-from rnnbook.optim import Adam
-from rnnbook.train import make_rng, train
+from rnnbook.nn.layers import softmax_cross_entropy, temporal_affine_backward, temporal_affine_forward
+from rnnbook.nn.sequence import CELLS as _CELL_KEYS
+from rnnbook.nn.sequence import recurrent_backward, recurrent_forward
+from rnnbook.train.optim import Adam
+from rnnbook.train.loop import make_rng, train
 
 __all__ = [
     "CELLS",
@@ -73,17 +74,17 @@ def _check_cell(cell) -> str:
 def gru_original_cell() -> Cell:
     """Cho et al.'s GRU (reset gate applied before the recurrent product) as a ``Cell``.
 
-    The record wraps the ``gru_original_*`` functions of :mod:`rnnbook.gru`
-    in the interface of :class:`rnnbook.diagnostics.Cell`, with the same
+    The record wraps the ``gru_original_*`` functions of :mod:`rnnbook.nn.gru`
+    in the interface of :class:`rnnbook.nn.cells.Cell`, with the same
     parameter dict as the library's GRU (``Wx`` (D, 3H), ``Wh`` (H, 3H),
-    ``bx`` and ``bh`` (3H,), initialised by :func:`rnnbook.init.init_gru`).
+    ``bx`` and ``bh`` (3H,), initialised by :func:`rnnbook.nn.init.init_gru`).
     Anything that takes a cell record accepts it, for instance
-    :func:`rnnbook.tasks.train_adding_problem` and
-    :func:`rnnbook.diagnostics.gradient_norms_by_lag`, so the two GRU
+    :func:`rnnbook.models.tasks.train_adding_problem` and
+    :func:`rnnbook.book.diagnostics.gradient_norms_by_lag`, so the two GRU
     formulations can be compared under the same budget.
 
     Returns:
-        a :class:`rnnbook.diagnostics.Cell` named ``"gru-original"``.
+        a :class:`rnnbook.nn.cells.Cell` named ``"gru-original"``.
     """
     return _one_state_cell("gru-original", _init.init_gru, _CELL_KEYS["gru"],
                            gru_original_step_forward, gru_original_step_backward,
@@ -100,7 +101,7 @@ def count_params(params) -> int:
 def init_char_model(cell, V: int, H: int, rng, dtype=np.float64) -> dict[str, np.ndarray]:
     """Fresh parameters of a character model built on ``cell``.
 
-    The cell's parameters come from its recipe in :mod:`rnnbook.init`
+    The cell's parameters come from its recipe in :mod:`rnnbook.nn.init`
     (Xavier input weights, orthogonal recurrent blocks, zero biases except
     the LSTM's forget-gate bias of 1); the readout is Xavier with a zero bias.
 
@@ -227,7 +228,7 @@ def evaluate_char_model(cell, params, encoded, batch_size: int = 16, seq_len: in
     """Mean per-character loss of the model on a whole encoded text.
 
     The text is read as ``batch_size`` parallel tracks in chunks of
-    ``seq_len`` characters (:func:`rnnbook.data.tbptt_batches`), with the
+    ``seq_len`` characters (:func:`rnnbook.datasets.text.tbptt_batches`), with the
     state carried from chunk to chunk as during training; a final partial
     chunk is dropped.
 
@@ -246,10 +247,10 @@ def evaluate_char_model(cell, params, encoded, batch_size: int = 16, seq_len: in
 
 
 class CharModelStep:
-    """A ``step_fn`` for :func:`rnnbook.train.train` that carries the state of any cell.
+    """A ``step_fn`` for :func:`rnnbook.train.loop.train` that carries the state of any cell.
 
     Each call takes a batch ``(x, y, first)`` from
-    :func:`rnnbook.charmodel.tbptt_stream`, runs
+    :func:`rnnbook.models.charmodel.tbptt_stream`, runs
     :func:`char_model_loss_and_grads` from the state left by the previous
     call (zeros when ``first`` is True or on the first call) and keeps the
     new final state.
@@ -306,7 +307,7 @@ def train_char_model(cell, train_ids, V: int, H: int, steps: int, rng=0, *, vali
         return_params: also return the trained parameters.
 
     Returns:
-        history: :class:`rnnbook.train.History` of the run.
+        history: :class:`rnnbook.train.loop.History` of the run.
         params: only when ``return_params`` is true, as a second element.
     """
     cell = _check_cell(cell)

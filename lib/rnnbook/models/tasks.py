@@ -1,6 +1,6 @@
 """Ready-made training setups for the long-range benchmark tasks.
 
-The adding problem (:func:`rnnbook.data.adding_problem`) is the book's
+The adding problem (:func:`rnnbook.datasets.synthetic.adding_problem`) is the book's
 yardstick for memory over long gaps: the chapter on vanishing gradients
 shows the vanilla RNN failing on it as the sequences grow, and the
 gated-cell chapters solve it with the LSTM and the GRU **under the same
@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnbook import init as _init
-from rnnbook._checks import Shapes
-from rnnbook.data import adding_problem
-from rnnbook.diagnostics import Cell, get_cell
-from rnnbook.layers import affine_backward, affine_forward, mse_loss
-from rnnbook.optim import Adam
-from rnnbook.train import History, make_rng, train
+from rnnbook.nn import init as _init
+from rnnbook.checks import Shapes
+from rnnbook.datasets import adding_problem
+from rnnbook.nn.cells import Cell, get_cell
+from rnnbook.nn.layers import affine_backward, affine_forward, mse_loss
+from rnnbook.train.optim import Adam
+from rnnbook.train.loop import History, make_rng, train
 
 __all__ = [
     "ADDING_BASELINE_MSE",
@@ -50,7 +50,7 @@ def init_adding_model(cell, H: int, rng, dtype=np.float64) -> dict:
     """Parameters of a cell with a linear readout, for 2-channel inputs.
 
     Args:
-        cell: ``"rnn"``, ``"lstm"``, ``"gru"`` or a :class:`~rnnbook.diagnostics.Cell`.
+        cell: ``"rnn"``, ``"lstm"``, ``"gru"`` or a :class:`~rnnbook.nn.cells.Cell`.
         H: hidden size.
         rng: numpy Generator.
         dtype: float32 or float64.
@@ -85,7 +85,7 @@ def adding_predict(cell, params: dict, x) -> np.ndarray:
     """Predictions of the model of :func:`init_adding_model`.
 
     Args:
-        cell: the cell (name or :class:`~rnnbook.diagnostics.Cell`).
+        cell: the cell (name or :class:`~rnnbook.nn.cells.Cell`).
         params: from :func:`init_adding_model`.
         x: inputs, (N, T, 2).
 
@@ -104,12 +104,12 @@ def adding_loss_and_grads(cell, params: dict, batch) -> tuple[float, dict]:
     """Mean squared error on one batch and its gradient for every parameter.
 
     Its signature (after fixing ``cell``) is the ``step_fn`` that
-    :func:`rnnbook.train.train` expects::
+    :func:`rnnbook.train.loop.train` expects::
 
         step_fn = functools.partial(adding_loss_and_grads, "rnn")
 
     Args:
-        cell: the cell (name or :class:`~rnnbook.diagnostics.Cell`).
+        cell: the cell (name or :class:`~rnnbook.nn.cells.Cell`).
         params: from :func:`init_adding_model`.
         batch: ``(x, y)`` with ``x`` (N, T, 2) and ``y`` (N,).
 
@@ -154,7 +154,7 @@ def train_adding_problem(cell="rnn", T: int = 50, H: int = 32, steps: int = 500,
     data.
 
     Args:
-        cell: ``"rnn"``, ``"lstm"``, ``"gru"`` or a :class:`~rnnbook.diagnostics.Cell`.
+        cell: ``"rnn"``, ``"lstm"``, ``"gru"`` or a :class:`~rnnbook.nn.cells.Cell`.
         T: sequence length (the marked numbers are on average about T/2 apart).
         H: hidden size.
         steps: number of training steps (batches).
@@ -162,7 +162,7 @@ def train_adding_problem(cell="rnn", T: int = 50, H: int = 32, steps: int = 500,
         batch_size: sequences per batch.
         lr: learning rate of the default optimiser, Adam.
         clip: global gradient-norm threshold (``None``: no clipping).
-        optimizer: an optimiser from :mod:`rnnbook.optim` to use instead of
+        optimizer: an optimiser from :mod:`rnnbook.train.optim` to use instead of
             ``Adam(lr)``.
         test_size: number of held-out sequences for the final test MSE.
         eval_every: also record the test MSE every so many steps (in
@@ -172,7 +172,7 @@ def train_adding_problem(cell="rnn", T: int = 50, H: int = 32, steps: int = 500,
         return_params: also return the trained parameter dict.
 
     Returns:
-        history: the :class:`rnnbook.train.History` of the run.
+        history: the :class:`rnnbook.train.loop.History` of the run.
         test_mse: Python float, MSE on the test set after training (compare
             with :data:`ADDING_BASELINE_MSE`); inf if training diverged.
         params: only when ``return_params`` is true, as a third element.

@@ -1,0 +1,13 @@
+"""What the chapters use and the library itself does not: figures, widgets, measurements.
+
+:mod:`rnnbook.book.plots` draws the diagrams (unrolled chains, the LSTM cell)
+in the book's colour palette, :mod:`rnnbook.book.widgets` builds the
+interactive explorers, and :mod:`rnnbook.book.diagnostics` measures how
+gradients travel through time for any cell. This layer sits above the models
+and may use all of them; nothing in the library imports it. Import from
+here, e.g. ``from rnnbook.book import plots, gradient_norms_by_lag``.
+"""
+
+from rnnbook.book.diagnostics import *  # noqa: F401,F403
+from rnnbook.book.plots import *  # noqa: F401,F403
+from rnnbook.book.widgets import *  # noqa: F401,F403

@@ -1,0 +1,228 @@
+"""The package's layout: layers, top-level imports, and what the grader stubs out.
+
+The library is a stack of layers (see the README and the API page)::
+
+    checks  <  nn, datasets, train  <  models  <  interop, book  <  grading
+
+A module may import from its own layer's subpackage and from layers below
+it, never from a layer above or from a peer on the same level. The rule is
+checked on the import statements themselves (parsed with ``ast``), so a
+lazy import inside a function counts too.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import rnnbook
+
+PACKAGE = Path(rnnbook.__file__).resolve().parent
+
+#: Layer of each top-level part of the package; a higher layer may import a lower one.
+LAYERS = {
+    "checks": 0,
+    "nn": 1, "datasets": 1, "train": 1,
+    "models": 2,
+    "interop": 3, "book": 3,
+    "grading": 4,
+}
+SUBPACKAGES = ["nn", "train", "datasets", "models", "book"]
+
+
+def _module_name(path: Path, package_dir: Path = PACKAGE) -> str:
+    rel = path.relative_to(package_dir.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path, package_dir: Path = PACKAGE) -> list[tuple[int, str, list[str]]]:
+    """(line, imported module, imported names) of every import in ``path``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    name = _module_name(path, package_dir)
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name, []) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module
+            found.append((node.lineno, module, [a.name for a in node.names]))
+    return found
+
+
+def module_graph(package_dir: Path = PACKAGE) -> dict[str, list[tuple[int, str, list[str]]]]:
+    """Every library module and the library modules it imports."""
+    graph = {}
+    for path in sorted(package_dir.rglob("*.py")):
+        graph[_module_name(path, package_dir)] = [
+            (line, mod, names) for line, mod, names in _imports(path, package_dir)
+            if mod == "rnnbook" or mod.startswith("rnnbook.")
+        ]
+    return graph
+
+
+def _part(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def layer_violations(graph) -> list[str]:
+    """Imports that go up the stack or sideways to a peer layer."""
+    bad = []
+    for module, imports in graph.items():
+        here = _part(module)
+        if here not in LAYERS:
+            continue
+        for line, target, names in imports:
+            targets = [target]
+            if target == "rnnbook":  # ``from rnnbook import nn`` names the part
+                targets = [f"rnnbook.{n}" for n in names]
+            for t in targets:
+                there = _part(t)
+                if there is None or there == here or there not in LAYERS:
+                    continue
+                if LAYERS[there] >= LAYERS[here]:
+                    bad.append(f"{module} (line {line}) imports {t}: layer "
+                               f"{there!r} is not below {here!r}")
+    return bad
+
+
+def test_every_part_of_the_package_has_a_layer():
+    parts = {p.stem for p in PACKAGE.iterdir()
+             if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}
+    assert parts == set(LAYERS)
+
+
+def test_no_module_imports_a_layer_above_or_beside_its_own():
+    assert layer_violations(module_graph()) == []
+
+
+def test_the_layer_rule_catches_an_inverted_import():
+    # A synthetic graph with one import of each forbidden kind: the rule
+    # must report exactly those and accept the allowed ones.
+    graph = {
+        "rnnbook.nn.rnn": [(3, "rnnbook.checks", ["Shapes"]), (4, "rnnbook.nn.activations", ["tanh"])],
+        "rnnbook.nn.lstm": [(5, "rnnbook.models.compare", ["CELLS"])],       # up
+        "rnnbook.datasets.text": [(6, "rnnbook.train.loop", ["train"])],      # sideways
+        "rnnbook.checks": [(7, "rnnbook.nn.rnn", ["rnn_forward"])],           # up
+        "rnnbook.book.plots": [(8, "rnnbook", ["interop", "models"])],        # sideways, ok
+        "rnnbook.models.tasks": [(9, "rnnbook.datasets", ["adding_problem"])],
+    }
+    bad = layer_violations(graph)
+    assert len(bad) == 4, bad
+    assert any("rnnbook.nn.lstm" in b and "rnnbook.models.compare" in b for b in bad)
+    assert any("rnnbook.datasets.text" in b for b in bad)
+    assert any(b.startswith("rnnbook.checks") for b in bad)
+    assert any("rnnbook.book.plots" in b and "rnnbook.interop" in b for b in bad)
+
+
+def test_the_parser_sees_relative_and_lazy_imports(tmp_path):
+    pkg = tmp_path / "rnnbook"
+    (pkg / "nn").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "nn" / "__init__.py").write_text("")
+    (pkg / "nn" / "rnn.py").write_text(
+        "from ..models import x\n"
+        "def f():\n    from rnnbook.book import plots\n"
+    )
+    graph = module_graph(pkg)
+    bad = layer_violations(graph)
+    assert len(bad) == 2, bad
+
+
+@pytest.mark.parametrize("sub", SUBPACKAGES)
+def test_every_public_name_is_importable_from_its_subpackage(sub):
+    package = importlib.import_module(f"rnnbook.{sub}")
+    assert package.__doc__ and len(package.__doc__.split()) > 30, "a paragraph on the layer"
+    for path in sorted((PACKAGE / sub).glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        module = importlib.import_module(f"rnnbook.{sub}.{path.stem}")
+        assert module.__doc__, f"{module.__name__} has no docstring"
+        public = getattr(module, "__all__", None)
+        assert public is not None, f"{module.__name__} has no __all__"
+        for name in public:
+            assert getattr(package, name, None) is getattr(module, name), \
+                f"rnnbook.{sub}.{name} is not {module.__name__}.{name}"
+
+
+def test_public_names_do_not_collide_within_a_subpackage():
+    for sub in SUBPACKAGES:
+        owner = {}
+        for path in sorted((PACKAGE / sub).glob("*.py")):
+            if path.name == "__init__.py":
+                continue
+            module = importlib.import_module(f"rnnbook.{sub}.{path.stem}")
+            for name in module.__all__:
+                assert name not in owner, f"{name} in {owner.get(name)} and {module.__name__}"
+                owner[name] = module.__name__
+
+
+# --------------------------------------------------------------------------
+# The grader's stubbed copy of the package
+# --------------------------------------------------------------------------
+
+_STUB_PROBE = """
+import json, sys
+import numpy as np
+import rnnbook.nn as nn
+import rnnbook.train as train
+blocked = {}
+for name in json.loads(sys.argv[1]):
+    fn = getattr(nn, name, None) or getattr(train, name, None)
+    if fn is None:
+        continue
+    try:
+        fn()
+        blocked[name] = "ran"
+    except RuntimeError as err:
+        blocked[name] = "stub" if "not available" in str(err) else repr(err)
+    except Exception as err:
+        blocked[name] = repr(err)
+try:
+    nn.softmax(np.zeros(2))
+    blocked["softmax"] = "ran"
+except RuntimeError:
+    blocked["softmax"] = "stub"
+free = [float(nn.affine_forward(np.ones((1, 1)), 2 * np.ones((1, 1)), np.zeros(1))[0][0, 0]),
+        float(nn.sigmoid(np.zeros(1))[0])]
+print(json.dumps({"blocked": blocked, "free": free}))
+"""
+
+
+def test_the_stub_package_blocks_every_graded_function_at_its_new_path(tmp_path):
+    import json
+
+    from rnnbook.grading.questions import QUESTIONS
+    from rnnbook.grading.sandbox import build_stub_package
+
+    import rnnbook.nn as nn
+    import rnnbook.train as train
+
+    graded = sorted(n for n in QUESTIONS if hasattr(nn, n) or hasattr(train, n))
+    assert {"rnn_forward", "lstm_backward", "gru_step_backward", "clip_grad_norm"} <= set(graded)
+    stub = build_stub_package(tmp_path / "stub")
+    env = dict(os.environ, PYTHONPATH=str(stub))
+    out = subprocess.run([sys.executable, "-c", _STUB_PROBE, json.dumps(graded)], env=env,
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    subprocess.run(["chmod", "-R", "u+w", str(tmp_path)], check=False)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    # Every graded function, reached from its subpackage, is a stub that says so.
+    assert report["blocked"] == {name: "stub" for name in graded + ["softmax"]}
+    # The rest of the library still works inside a grading kernel.
+    assert report["free"] == [2.0, 0.5]
