@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from rnnbook.explorers import (VEGALITE_MIME, VegaLiteSiteRenderer, grid_explorer, select,
+from rnnbook.book.explorers import (VEGALITE_MIME, VegaLiteSiteRenderer, grid_explorer, select,
                                slider)
 
 

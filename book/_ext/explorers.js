@@ -1,5 +1,5 @@
 // Draw the book's explorers (Vega-Lite charts written into the page as JSON
-// by rnnbook.explorers) with the Vega scripts this site serves itself
+// by rnnbook.book.explorers) with the Vega scripts this site serves itself
 // (_static/explorers/vega-all.js, see offline_assets.py).
 (function () {
   function dark() {

@@ -7,7 +7,7 @@ extension fills those folders from the pinned npm packages in
 `node_modules/` (installed by `make book` from package-lock.json) when the
 build finishes, and fails the build early if they are missing.
 
-It also serves the explorers (`rnnbook.explorers`): Vega, Vega-Lite and
+It also serves the explorers (`rnnbook.book.explorers`): Vega, Vega-Lite and
 Vega-Embed go into one file, `_static/explorers/vega-all.js`, loaded with
 `explorers.js` only on the pages that have an explorer (about 0.8 MB that
 the other pages do not carry). And it carries the site's small fixes to the

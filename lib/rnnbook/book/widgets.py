@@ -6,7 +6,7 @@ setting of its controls (:func:`rnn_gradient_profile`,
 static figures beside it and for tests. The explorers themselves
 (:func:`gradient_lag_explorer`, :func:`lstm_gate_explorer`) compute every
 setting on a grid of slider positions once and hand the results to
-:func:`rnnbook.explorers.grid_explorer`, which makes a Vega-Lite chart whose
+:func:`rnnbook.book.explorers.grid_explorer`, which makes a Vega-Lite chart whose
 sliders work on the static site without a kernel.
 
 Figures are built with :class:`matplotlib.figure.Figure` rather than
@@ -129,7 +129,7 @@ def gradient_lag_explorer(Wh, Wx, x, *, rho: float = 1.0, rho_range=(0.25, 2.5, 
     """Sliders for the spectral radius and the input scale over the gradient profile.
 
     Every slider position is computed here, once, with
-    :func:`rnn_gradient_profile`; the chart (see :mod:`rnnbook.explorers`)
+    :func:`rnn_gradient_profile`; the chart (see :mod:`rnnbook.book.explorers`)
     then shows the median gradient norm against the lag, the middle half of
     the batch, the linear-regime line ``rho ** lag`` and the share of
     saturated units for the chosen setting, on the static site as well as in
@@ -148,11 +148,11 @@ def gradient_lag_explorer(Wh, Wx, x, *, rho: float = 1.0, rho_range=(0.25, 2.5, 
         lag_step: keep every ``lag_step``-th lag (a lighter page).
 
     Returns:
-        a :class:`rnnbook.explorers.Explorer`; the last line of a cell shows it.
+        a :class:`rnnbook.book.explorers.Explorer`; the last line of a cell shows it.
     """
     import altair as alt
 
-    from rnnbook.explorers import grid_explorer, slider
+    from rnnbook.book.explorers import grid_explorer, slider
 
     # Fail now, with the library's message, rather than at every grid point.
     rnn_gradient_profile(Wh, Wx, x[:1, :1], rho, input_scale, b)
@@ -308,7 +308,7 @@ def lstm_gate_explorer(x, Wx, Wh, b, *, input_bias: float = 0.0, forget_bias: fl
     """Sliders for the three gate biases over one unit's gates and states.
 
     Every slider position is computed here, once, with
-    :func:`lstm_gate_traces`; the chart (see :mod:`rnnbook.explorers`) shows
+    :func:`lstm_gate_traces`; the chart (see :mod:`rnnbook.book.explorers`) shows
     the input, forget and output gates (top) and the candidate, cell state
     and hidden state (bottom) of one unit for the chosen biases, on the
     static site as well as in a notebook. Taught in chapter 4.
@@ -327,11 +327,11 @@ def lstm_gate_explorer(x, Wx, Wh, b, *, input_bias: float = 0.0, forget_bias: fl
         marks: optional steps (0-based) to mark with dotted vertical lines.
 
     Returns:
-        a :class:`rnnbook.explorers.Explorer`; the last line of a cell shows it.
+        a :class:`rnnbook.book.explorers.Explorer`; the last line of a cell shows it.
     """
     import altair as alt
 
-    from rnnbook.explorers import grid_explorer, slider
+    from rnnbook.book.explorers import grid_explorer, slider
 
     # Fail now, with the library's message, rather than at every grid point.
     first = lstm_gate_traces(x[:1, :1], Wx, Wh, b, input_scale=input_scale)

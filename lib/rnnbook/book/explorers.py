@@ -31,7 +31,7 @@ A minimal example, a curve ``a * x ** 2`` with a slider for ``a``::
 
     import altair as alt
     import numpy as np
-    from rnnbook.explorers import grid_explorer, slider
+    from rnnbook.book.explorers import grid_explorer, slider
 
     def parabola(a):
         x = np.linspace(-1, 1, 21)
