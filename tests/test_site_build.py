@@ -768,6 +768,12 @@ def test_browser_search_finds_a_phrase(site_build, browser):
                     ".some(h => h.textContent.startsWith('Search Results'))")
                 found[query] = page.eval_on_selector_all(
                     "#search-results ul.search li a", "links => links.map(a => a.href)")
+                if query == "hidden+state":
+                    # Snippets are fetched page by page after the list appears.
+                    page.wait_for_function(
+                        "() => document.querySelectorAll('#search-results p.context').length > 2")
+                    snippets = page.eval_on_selector_all(
+                        "#search-results p.context", "ps => ps.map(p => p.textContent)")
         finally:
             context.close()
     assert not external, f"the search page requested other hosts: {external}"
@@ -776,6 +782,11 @@ def test_browser_search_finds_a_phrase(site_build, browser):
         path = urlsplit(href).path[1:]
         assert (HTML / unquote(path)).is_file(), f"search result {href} is not a page of the site"
     assert not found["zqxjkvw"], f"a word that is in no page was found: {found['zqxjkvw']}"
+    # Snippets are body text: no TeX source, no contents list.
+    bad = [s for s in snippets if RAW_MATH.search(s) or re.search(r"\\[a-z]+\{|_\{", s)
+           or s.lstrip(". ").startswith("Contents")]
+    assert not bad, "search snippets that are not body text:\n" + "\n".join(bad[:5])
+    assert any("hidden state" in s.lower() for s in snippets), snippets[:5]
 
 
 def _write(path: Path, body: str, head: str = "") -> None:

@@ -11,7 +11,8 @@ It also serves the explorers (`rnnbook.book.explorers`): Vega, Vega-Lite and
 Vega-Embed go into one file, `_static/explorers/vega-all.js`, loaded with
 `explorers.js` only on the pages that have an explorer (about 0.8 MB that
 the other pages do not carry). And it carries the site's small fixes to the
-theme: `navigation.js` (the sidebar buttons) and `site.css`, and removes the
+theme: `navigation.js` (the sidebar buttons), `search_text.js` (search
+snippets from the body text) and `site.css`, and removes the
 second copy of inline scripts that reach the page twice (sphinx-thebe's
 `const THEBE_JS_URL = ...` raised "already declared" on every page; see
 `page_assets`).
@@ -88,11 +89,16 @@ def copy_assets(app: Sphinx, exception: Exception | None) -> None:
         "(function (define, exports, module) {\n" + body + "\n})();\n", encoding="utf-8")
     shutil.copy(HERE / "explorers.js", explorers / "explorers.js")
     shutil.copy(HERE / "navigation.js", static / "navigation.js")
+    shutil.copy(HERE / "search_text.js", static / "search_text.js")
     shutil.copy(HERE / "site.css", static / "site.css")
 
 
 def page_assets(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
     """Per page: the explorer scripts where needed, and no script twice."""
+    if pagename == "search":
+        # Deferred, so that it runs after searchtools.js, which the search
+        # page loads after these scripts, and before the search starts.
+        app.add_js_file("search_text.js", defer="defer")
     if doctree is not None and EXPLORER_CLASS in context.get("body", ""):
         app.add_js_file("explorers/vega-all.js", priority=800)
         app.add_js_file("explorers/explorers.js", priority=801)
