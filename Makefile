@@ -16,7 +16,7 @@ PORT   ?= 8000
 NOTEBOOK_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup book pdf test serve lab bench exercises grade clean lock
+.PHONY: help setup book pdf test serve lab bench exercises grade release clean lock
 
 help:
 	@echo "make book    set up .venv and build the site into _build/html"
@@ -26,7 +26,9 @@ help:
 	@echo "make lab     open the notebooks in JupyterLab"
 	@echo "make bench   time the LSTM against a per-step version (and PyTorch if installed)"
 	@echo "make exercises  regenerate exercises/ from solutions/"
-	@echo "make grade SUBMISSIONS=\"folder/*.ipynb\"  grade notebooks into grades.json and grades.csv"
+	@echo "make grade SUBMISSIONS=folder [ROSTER=roster.csv] [DEADLINE=2026-03-01T23:59]"
+	@echo "            grade into grades.json, grades[.EXERCISE].csv and the pages in grades.feedback/"
+	@echo "make release DEST=folder  write the student copy (no solutions) into folder"
 	@echo "make clean   remove the build and the virtual environment"
 	@echo "make lock    re-pin constraints.txt from a fresh resolve"
 
@@ -73,9 +75,16 @@ serve:
 	@test -f _build/html/index.html || { echo "No site yet: run 'make book' first." >&2; exit 1; }
 	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
+# JupyterLab opens at the repository root, so that the chapters (book/) and
+# the exercises (exercises/) are both inside the server's root. As root (usual
+# in course containers) JupyterLab refuses to start without --allow-root.
+LAB_UID ?= $(shell id -u)
+LAB_ROOT_FLAG := $(if $(filter 0,$(LAB_UID)),--allow-root)
 lab: $(STAMP)
 	$(PIP) install --quiet -c constraints.txt -e ".[lab]"
-	$(BIN)/jupyter lab book
+	@$(if $(LAB_ROOT_FLAG),echo "Note: running as root; JupyterLab is started with --allow-root (on a shared machine use an ordinary user).")
+	@echo "Open book/ for the chapters and exercises/ for the exercises."
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(LAB_ROOT_FLAG)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/lstm_benchmark.py
@@ -84,12 +93,24 @@ bench: $(STAMP)
 exercises: $(STAMP)
 	$(BIN)/rnnbook-exercises
 
-# Grade a batch of submissions, e.g. make grade SUBMISSIONS="inbox/*.ipynb";
-# GRADES sets the name of the two report files (default grades.json/.csv).
+# Grade a batch of submissions, e.g. make grade SUBMISSIONS=inbox ROSTER=roster.csv;
+# GRADES sets the stem of the outputs: GRADES.json, GRADES.csv (or one
+# GRADES.EXERCISE.csv per exercise, with .details.csv beside) and the feedback
+# pages in GRADES.feedback/ (all matched by "grades.*" in .gitignore).
 GRADES ?= grades
+GRADE_FLAGS = $(if $(ROSTER),--roster $(ROSTER)) $(if $(DEADLINE),--deadline $(DEADLINE)) \
+              $(if $(EXERCISE),--exercise $(EXERCISE))
 grade: $(STAMP)
-	@test -n "$(SUBMISSIONS)" || { echo 'usage: make grade SUBMISSIONS="folder/*.ipynb"' >&2; exit 2; }
-	$(BIN)/rnnbook-grade $(SUBMISSIONS) --json $(GRADES).json --csv $(GRADES).csv
+	@test -n "$(SUBMISSIONS)" || { echo 'usage: make grade SUBMISSIONS="folder or files" [ROSTER=file] [DEADLINE=time] [EXERCISE=id]' >&2; exit 2; }
+	$(BIN)/rnnbook-grade $(SUBMISSIONS) --json $(GRADES).json --csv $(GRADES).csv \
+	    --feedback $(GRADES).feedback $(GRADE_FLAGS)
+
+# The copy handed out to students: chapters, exercises, and the library with
+# the graded functions left out (see the instructor page). SOLVED lists
+# exercises whose functions are released, e.g. SOLVED="01_rnn_forward".
+release: $(STAMP)
+	@test -n "$(DEST)" || { echo 'usage: make release DEST=folder [SOLVED="01_rnn_forward ..."]' >&2; exit 2; }
+	$(BIN)/rnnbook-release $(DEST) $(foreach ex,$(SOLVED),--solved $(ex))
 
 clean:
 	rm -rf _build $(VENV) node_modules .pytest_cache .hypothesis

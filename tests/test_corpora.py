@@ -5,7 +5,8 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from rnnbook.datasets import WordVocab, colour_corpus, encode_sentences
+from rnnbook.datasets import (CLAUSE_FILLERS, CLAUSE_OBJECTS, WordVocab, clause_corpus,
+                              colour_corpus, encode_sentences)
 
 COLOURS = {"red", "yellow", "green", "blue", "purple", "orange", "white", "black", "brown"}
 
@@ -102,3 +103,26 @@ def test_whole_corpus_encodes():
     assert inputs.shape[0] == len(s)
     assert mask.sum() == sum(len(x.split()) + 1 for x in s)
     assert np.all(inputs[:, 0] == WordVocab.BOS)
+
+
+def test_clause_corpus_puts_the_evidence_k_plus_two_words_back():
+    rng = np.random.default_rng(0)
+    for s in clause_corpus(200, 6, rng):
+        words = s.split()
+        assert words[0] == "the" and words[2] == "that" and words[-2] == "is"
+        assert CLAUSE_OBJECTS[words[1]] == words[-1]
+        assert all(w in CLAUSE_FILLERS for w in words[3:-2]) and len(words) - 5 <= 6
+    fixed = clause_corpus(50, 0, np.random.default_rng(1), clause_len=4)
+    assert {len(s.split()) for s in fixed} == {9}
+    colours = set(CLAUSE_OBJECTS.values())
+    assert not colours & set(CLAUSE_FILLERS) and not set(CLAUSE_OBJECTS) & set(CLAUSE_FILLERS)
+
+
+def test_clause_corpus_rejects_bad_arguments():
+    rng = np.random.default_rng(0)
+    for kwargs in ({"n": 0, "max_clause": 2}, {"n": 2, "max_clause": -1},
+                   {"n": 2, "max_clause": 2, "clause_len": -1}, {"n": 2.5, "max_clause": 2}):
+        with pytest.raises(ValueError):
+            clause_corpus(rng=rng, **kwargs)
+    with pytest.raises(ValueError, match="rng"):
+        clause_corpus(2, 2, 0)

@@ -443,7 +443,8 @@ def test_batch_exits_zero_and_grades_every_submission(batch):
 def test_json_report_schema_is_exact(batch):
     for rep in batch["reports"]:
         assert list(rep) == ["submission", "exercise", "score", "max_score", "error",
-                             "questions"]
+                             "questions", "notes"]
+        assert all(isinstance(n, str) and "\n" not in n for n in rep["notes"])
         assert isinstance(rep["submission"], str)
         assert rep["exercise"] is None or isinstance(rep["exercise"], str)
         assert isinstance(rep["score"], (int, float)) and isinstance(rep["max_score"], int)
@@ -459,19 +460,34 @@ def test_json_report_schema_is_exact(batch):
                 [q.name for q in EXERCISES[rep["exercise"]]]
 
 
-def test_csv_gradebook_has_a_column_per_question_and_a_total(batch):
-    with batch["csv"].open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    assert len(rows) == len(batch["reports"])
-    header = list(rows[0])
-    all_questions = [q.name for ex in IDS for q in EXERCISES[ex]]
-    assert header == ["submission", "exercise", *all_questions, "total", "max_score", "error"]
-    by_sub = {r["submission"]: r for r in rows}
-    for rep in batch["reports"]:
-        row = by_sub[rep["submission"]]
-        assert float(row["total"]) == rep["score"]
-        for q in rep["questions"]:
-            assert float(row[q["name"]]) == q["score"]
+def test_csv_gradebook_has_one_file_per_exercise_with_its_questions(batch):
+    # Several exercises: grades.csv becomes grades.<exercise>.csv and
+    # grades.<exercise>.details.csv; files of no known exercise go to "unknown".
+    assert not batch["csv"].exists()
+    seen = 0
+    for ex in [*IDS, "unknown"]:
+        detail = batch["csv"].with_name(f"gradebook.{ex}.details.csv")
+        with detail.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        questions = [q.name for q in EXERCISES.get(ex, ())]
+        assert list(rows[0])[3:3 + len(questions)] == questions
+        # Files given one by one are named by their file name.
+        by_sub = {r["submission"]: r for r in rows}
+        assert len(by_sub) == len(rows)
+        for rep in batch["reports"]:
+            if (rep["exercise"] if rep["exercise"] in EXERCISES else "unknown") != ex:
+                continue
+            seen += 1
+            row = by_sub[Path(rep["submission"]).name]
+            assert float(row["score"]) == rep["score"]
+            if ex != "unknown":
+                # An ungradable file keeps the exercise's maximum score.
+                assert int(row["max_score"]) == sum(q.max_score for q in EXERCISES[ex])
+            for q in rep["questions"]:
+                assert float(row[q["name"]]) == q["score"]
+        lms = batch["csv"].with_name(f"gradebook.{ex}.csv").read_text().splitlines()
+        assert lms[0] == f"Student,ID,SIS User ID,SIS Login ID,Section,{ex}"
+    assert seen == len(batch["reports"])
 
 
 def test_the_batch_is_reasonably_fast(batch):
@@ -797,11 +813,19 @@ def test_self_check_passes_the_reference_and_warns_about_it(name, capsys):
     refs = _reference_functions()
     question_ = QUESTIONS[name]
     forward = refs[question_.forward] if question_.forward else None
-    result = run_check(name, refs[name], forward, rng=np.random.default_rng(0))
+    result = run_check(name, refs[name], forward, rng=np.random.default_rng(0),
+                       as_graded=False)
     assert result.score == result.max_score, result.feedback
+    # As graded, the library's version is not there: no "Well done", the
+    # warning comes first and the points are the grader's.
+    graded = run_check(name, refs[name], forward, rng=np.random.default_rng(0))
     check(name, refs[name], forward=forward)
     out = capsys.readouterr().out
-    assert "Well done" in out and "Warning: it calls rnnbook." in out
+    assert "Well done" not in out
+    assert out.startswith(f"Warning: {name} calls rnnbook.")
+    if question_.forward not in (None, *[q.name for q in EXERCISES[question_.exercise]]):
+        return  # a given forward: only the backward itself is blocked
+    assert graded.score == 0, graded.feedback
 
 
 def test_self_check_says_not_implemented(capsys):
@@ -832,7 +856,7 @@ def test_self_check_names_shape_dtype_and_exceptions(capsys):
     check("rnn_step_forward", raises)
     out = capsys.readouterr().out
     assert "raised ValueError" in out or "raised TypeError" in out
-    result = run_check("rnn_forward", float64_always)
+    result = run_check("rnn_forward", float64_always, as_graded=False)
     assert result.score == result.max_score - 1
     assert "dtype float64 for float32 inputs" in result.feedback
 

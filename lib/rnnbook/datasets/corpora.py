@@ -26,7 +26,8 @@ import numpy as np
 
 from rnnbook.datasets.vocab import WordVocab
 
-__all__ = ["colour_corpus", "encode_sentences"]
+__all__ = ["colour_corpus", "clause_corpus", "CLAUSE_OBJECTS", "CLAUSE_FILLERS",
+           "encode_sentences"]
 
 # One fact per line, each object with one colour throughout. Colours follow
 # "is" in most sentences, and green does so most often, so that the word
@@ -102,6 +103,59 @@ def colour_corpus() -> list[str]:
         list of str, a fresh list on every call (a few dozen sentences).
     """
     return _COLOUR_SENTENCES.splitlines()
+
+
+#: Objects of :func:`clause_corpus` and their colours; five colours in all,
+#: the three most common on a quarter of the objects each.
+CLAUSE_OBJECTS = {"apple": "red", "cherry": "red", "banana": "yellow",
+                  "lemon": "yellow", "plum": "purple", "grape": "purple",
+                  "lime": "green", "carrot": "orange"}
+
+#: Words the relative clauses of :func:`clause_corpus` are drawn from; none
+#: of them is a colour or an object.
+CLAUSE_FILLERS = tuple("my friend bought at the market near our old house on monday "
+                       "with her little brother after school".split())
+
+
+def clause_corpus(n: int, max_clause: int, rng, clause_len: int | None = None) -> list[str]:
+    """Sentences whose colour word is far from the object that decides it.
+
+    Each sentence reads "the OBJECT that W_1 ... W_k is COLOUR": the object
+    is drawn uniformly from :data:`CLAUSE_OBJECTS`, the k clause words
+    uniformly (with repetition) from :data:`CLAUSE_FILLERS`, so that nothing
+    between the object and "is" says anything about the colour. The
+    distance the evidence must be carried is k + 2 words.
+
+    Taught in: Chapter 4, LSTM (the next-word example with a growing clause).
+
+    Args:
+        n: number of sentences, >= 1.
+        max_clause: largest clause length when ``clause_len`` is None; each
+            sentence's k is then uniform in 0..max_clause.
+        rng: numpy Generator.
+        clause_len: if given, every sentence has exactly this many clause
+            words (for test sets of one distance).
+
+    Returns:
+        list of n str.
+    """
+    for name, value, low in (("n", n, 1), ("max_clause", max_clause, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} is {value!r} but needs an integer >= {low}")
+    if clause_len is not None and (isinstance(clause_len, bool)
+                                   or not isinstance(clause_len, (int, np.integer))
+                                   or clause_len < 0):
+        raise ValueError(f"clause_len is {clause_len!r} but needs None or an integer >= 0")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng is {type(rng).__name__} but needs a numpy Generator")
+    objects = list(CLAUSE_OBJECTS)
+    sentences = []
+    for _ in range(n):
+        obj = objects[rng.integers(len(objects))]
+        k = int(rng.integers(0, max_clause + 1)) if clause_len is None else int(clause_len)
+        clause = [CLAUSE_FILLERS[i] for i in rng.integers(0, len(CLAUSE_FILLERS), size=k)]
+        sentences.append(" ".join(["the", obj, "that", *clause, "is", CLAUSE_OBJECTS[obj]]))
+    return sentences
 
 
 def encode_sentences(sentences, vocab: WordVocab) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -39,7 +39,11 @@ implementations of the graded functions are replaced by stubs that raise
 ``PYTHONPATH``; in the sandbox it is also mounted over the real package,
 whose source is then unreadable). A submission that calls
 ``rnnbook.nn.rnn.rnn_step_forward`` therefore earns nothing for that question.
-The self-check warns a student whose function refers to such a function.
+The self-check swaps the same functions for failing stand-ins while the
+student's function runs, wherever the import is written, so it reports the
+points the grader would give, and warns first about every such call. An
+exercise that builds on another one's function (exercise 2 on the forward
+pass of exercise 1) gets a stub copy in which that function works.
 
 *Isolation.* Each submission runs in its own kernel, started by the same
 Python as the grader in a fresh temporary directory with a clean

@@ -176,6 +176,15 @@ def run_question(ns, manifest, arrays):
             meta["status"] = "missing"
             meta["missing"] = name
             return out_arrays, meta
+    # The parameter names, so that feedback can point at a swapped order.
+    meta["params"] = {}
+    for name in needed:
+        try:
+            import inspect
+            meta["params"][name] = [clean_text(p, 40) for p in
+                                    list(inspect.signature(ns[name]).parameters)[:12]]
+        except Exception:
+            pass
     for c, case in enumerate(manifest["cases"]):
         try:
             outs, status = _call_case(ns, manifest, case, arrays)

@@ -1,11 +1,18 @@
 """``rnnbook-grade``: grade notebooks from the command line.
 
-    rnnbook-grade SUBMISSION.ipynb... [--json FILE] [--csv FILE]
+    rnnbook-grade SUBMISSION... [--json FILE] [--csv FILE]
                   [--jobs N] [--cell-timeout S] [--total-timeout S]
                   [--sandbox auto|on|off] [--hide DIR]... [--quiet]
+                  [--exercise ID] [--roster FILE] [--deadline TIME]
+                  [--late-penalty PCT] [--late-cutoff DAYS] [--feedback DIR]
 
-A folder given as SUBMISSION stands for the notebooks in it. The table of
-results goes to standard output, progress to standard error. The exit
+A folder given as SUBMISSION stands for every file below it, in
+per-student subfolders too (the layout LMS downloads use); a file that
+is not a notebook is graded as "not a notebook", never skipped in
+silence. The table of results goes to standard output, progress to
+standard error. ``--csv`` writes one gradebook per exercise (see
+:mod:`rnnbook.grading.course`), ``--feedback`` one page per submission
+(:mod:`rnnbook.grading.feedback`). The exit
 status is 0 when every submission was graded (whatever the scores, and
 also when some were reported as broken), 2 for a usage error such as a
 path that does not exist, and 130 when interrupted.
@@ -20,9 +27,21 @@ import sys
 import time
 from pathlib import Path
 
-from .report import to_csv, to_json, to_table, write_atomic
+from .report import to_json, to_table, write_atomic, write_gradebooks
 
 __all__ = ["main"]
+
+
+def _folder_files(folder: Path) -> list[str]:
+    """Every file below ``folder``, except hidden ones and Jupyter's checkpoints."""
+    found = []
+    for q in sorted(folder.rglob("*")):
+        rel = q.relative_to(folder).parts
+        if any(part.startswith(".") for part in rel):
+            continue
+        if q.is_file():
+            found.append(str(q))
+    return found
 
 
 def _expand(paths, parser) -> list[str]:
@@ -30,9 +49,9 @@ def _expand(paths, parser) -> list[str]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            found = sorted(str(q) for q in path.glob("*.ipynb") if q.is_file())
+            found = _folder_files(path)
             if not found:
-                parser.error(f"no .ipynb files in the folder {p}")
+                parser.error(f"no files in the folder {p}")
             out += found
         elif path.exists():
             out.append(p)
@@ -96,13 +115,15 @@ def main(argv=None) -> int:
                         help="address-space limit per kernel in MiB (default: 4096)")
     parser.add_argument("--quiet", "-q", action="store_true",
                         help="no progress and no table; only the files")
+    _add_course_arguments(parser)
     args = parser.parse_args(argv)
+    course = _course_options(args, parser)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
     if args.cell_timeout <= 0 or args.total_timeout <= 0:
         parser.error("timeouts must be positive")
     paths = _expand(args.submissions, parser)
-    for out in (args.json, args.csv):
+    for out in (args.json, args.csv, args.feedback):
         if out and not Path(out).resolve().parent.is_dir():
             parser.error(f"cannot write {out}: its folder does not exist")
 
@@ -118,7 +139,8 @@ def main(argv=None) -> int:
             paths, jobs=args.jobs, cell_timeout=args.cell_timeout,
             total_timeout=args.total_timeout, sandbox=args.sandbox, hide=args.hide,
             memory_mb=args.memory, progress=_progress_printer(sys.stderr, args.quiet),
-            log=None if args.quiet else lambda line: print(line, file=sys.stderr))
+            log=None if args.quiet else lambda line: print(line, file=sys.stderr),
+            exercise=args.exercise)
     except KeyboardInterrupt:
         print("rnnbook-grade: interrupted; every kernel was stopped", file=sys.stderr)
         return 130
@@ -128,14 +150,100 @@ def main(argv=None) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     elapsed = time.monotonic() - start
+    books = _course_outputs(args, course, reports)
     if args.json:
         write_atomic(args.json, to_json(reports))
-    if args.csv:
-        write_atomic(args.csv, to_csv(reports))
     if not args.quiet:
         sys.stdout.write(to_table(reports))
+        _print_gradebook_summary(books, args)
         print(f"\n{len(reports)} submission(s) graded in {elapsed:.1f} s", file=sys.stderr)
     return 0
+
+
+# --------------------------------------------------------------------------
+# Course options: exercise override, roster, deadline, feedback files
+# --------------------------------------------------------------------------
+
+def _add_course_arguments(parser) -> None:
+    group = parser.add_argument_group(
+        "course", "the gradebook of a class: who handed in what, deadlines, feedback")
+    group.add_argument("--exercise", metavar="ID",
+                       help="grade every submission as this exercise (for notebooks whose "
+                            "metadata was lost), e.g. 04_lstm")
+    group.add_argument("--roster", metavar="FILE",
+                       help="CSV with student_id, name and optionally submission (file or "
+                            "folder name, or a pattern), submitted_at, login, section, lms_id; "
+                            "the gradebook then has one row per student")
+    group.add_argument("--deadline", metavar="TIME",
+                       help="ISO 8601 time, UTC unless an offset is given "
+                            "(e.g. 2026-03-01T23:59); later submissions lose points")
+    group.add_argument("--late-penalty", type=float, default=10.0, metavar="PCT",
+                       help="percent of the points lost per started day late (default: 10)")
+    group.add_argument("--late-cutoff", type=float, default=7.0, metavar="DAYS",
+                       help="more days late than this score 0 (default: 7)")
+    group.add_argument("--feedback", metavar="DIR",
+                       help="write one HTML and one Markdown feedback page per submission "
+                            "into DIR/<student>/<exercise>.html|.md")
+
+
+def _course_options(args, parser) -> dict:
+    from .course import LatePolicy, RosterError, parse_time, read_roster
+    from .questions import EXERCISES
+
+    if args.exercise is not None and args.exercise not in EXERCISES:
+        parser.error(f"--exercise: unknown exercise {args.exercise!r}; known: "
+                     + ", ".join(EXERCISES))
+    if not 0 <= args.late_penalty <= 100 or args.late_cutoff < 0:
+        parser.error("--late-penalty must be between 0 and 100 and --late-cutoff >= 0")
+    deadline = None
+    if args.deadline:
+        try:
+            deadline = parse_time(args.deadline)
+        except ValueError as exc:
+            parser.error(f"--deadline: {exc}")
+    roster = None
+    if args.roster:
+        try:
+            roster = read_roster(args.roster)
+        except RosterError as exc:
+            parser.error(str(exc))
+    if args.feedback:
+        Path(args.feedback).mkdir(parents=True, exist_ok=True)
+    return {"roster": roster,
+            "policy": LatePolicy(deadline, args.late_penalty, args.late_cutoff)}
+
+
+def _course_outputs(args, course, reports) -> dict:
+    """Build the gradebooks, write the CSV files and the feedback pages."""
+    from .course import gradebooks
+
+    books = gradebooks(reports, roster=course["roster"], roots=[
+        p for p in args.submissions if Path(p).is_dir()], policy=course["policy"],
+        exercise=args.exercise)
+    if course["roster"] is not None:
+        # The JSON report names the student of each graded file.
+        for rows in books.values():
+            for row in rows:
+                if row.report is not None and row.student_id:
+                    row.report["student"] = {"id": row.student_id, "name": row.name,
+                                             "days_late": row.days_late,
+                                             "points": row.points}
+    if args.csv:
+        write_gradebooks(books, args.csv)
+    if args.feedback:
+        from .feedback import write_feedback
+        write_feedback(books, args.feedback)
+    return books
+
+
+def _print_gradebook_summary(books, args) -> None:
+    if args.roster is None and not args.deadline:
+        return
+    for ex, rows in books.items():
+        print(f"\n{ex}: one row per student", file=sys.stdout)
+        for row in rows:
+            who = f"{row.student_id} {row.name}".strip() or row.submission
+            print(f"  {who:<30} {row.points:>6g}/{row.max_score:<4} {row.status}")
 
 
 if __name__ == "__main__":

@@ -16,8 +16,9 @@
 ``rnnbook-exercises --check`` writes nothing and exits with status 1 when
 a file in exercises/ differs from what would be generated. Before writing,
 each solution is validated: balanced markers, a known exercise id that
-matches the file name, and a solution block in the cell of every graded
-function.
+matches the file name, a solution block in the cell of every graded
+function, and no definition of a function graded in another exercise
+(such code comes from the library).
 """
 
 from __future__ import annotations
@@ -111,6 +112,18 @@ def validate_solution(nb, name: str) -> str:
         if cell.cell_type == "code" and has_solution:
             for m in re.finditer(r"^def\s+(\w+)\s*\(", cell.source, re.M):
                 sources[m.group(1)] = True
+    # Shared code comes through the library: a notebook that writes out a
+    # function graded in another exercise hands that exercise's answer out.
+    others = {q.name: other for other, qs in EXERCISES.items() if other != ex for q in qs}
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for m in re.finditer(r"^\s*def\s+(\w+)\s*\(", cell.source, re.M):
+            if m.group(1) in others:
+                raise MarkerError(
+                    f"{name}, cell {i + 1}: defines {m.group(1)}, which is graded in "
+                    f"{others[m.group(1)]}; import it from the library instead, so that "
+                    f"this exercise does not hand out another one's answer")
     for q in EXERCISES[ex]:
         if q.name not in sources:
             raise MarkerError(f"{name}: graded function {q.name} is not defined in a cell "

@@ -72,6 +72,10 @@ class Case:
     upstream: list = field(default_factory=list)
     keys: list = field(default_factory=list)
     dtype: np.dtype = np.dtype(np.float64)
+    #: Stored reference outputs (the student copy's self-check), else None.
+    expected: list | None = None
+    #: Stored outputs of the common slips, ``[(description, outputs)]``, else None.
+    slips: list | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,9 @@ class Question:
         checks: the parts and their points.
         forward: for a backward question, the name of the forward function
             whose cache it consumes.
+        gates: names of the column blocks of the weights and of their
+            gradients, in order (LSTM: i, f, g, o), so that feedback can
+            say in which gate an error lies.
     """
 
     exercise: str
@@ -122,6 +129,7 @@ class Question:
     reference_fn: Callable
     checks: tuple
     forward: str | None = None
+    gates: tuple = ()
 
     @property
     def max_score(self) -> int:
@@ -129,6 +137,8 @@ class Question:
 
     def reference(self, case: Case) -> list:
         """The right outputs for ``case``, computed with the library."""
+        if case.expected is not None:
+            return [np.asarray(o) for o in case.expected]
         return [np.asarray(o) for o in self.reference_fn(case)]
 
     def manifest(self, cases: list) -> tuple[dict, dict]:
@@ -430,6 +440,7 @@ LSTM_STEP_FORWARD = Question(
     lambda rng: _rnn_step_cases(rng, gates=4), _ref_lstm_step_forward,
     (Check("h", 2, 0, (0, 1)), Check("c", 2, 1, (0, 1)),
      Check("h for float32 inputs", 1, 0, (2,), "dtype")),
+    gates=("i", "f", "g", "o"),
 )
 
 LSTM_STEP_BACKWARD = Question(
@@ -439,7 +450,7 @@ LSTM_STEP_BACKWARD = Question(
                                lambda c: [c.args[1].shape, c.args[1].shape]),
     _ref_lstm_step_backward,
     _value_checks(("dx", "dh_prev", "dc_prev", "dWx", "dWh", "db"), (0, 1)),
-    forward="lstm_step_forward",
+    forward="lstm_step_forward", gates=("i", "f", "g", "o"),
 )
 
 LSTM_FORWARD = Question(
@@ -447,6 +458,7 @@ LSTM_FORWARD = Question(
     lambda rng: _rnn_seq_cases(rng, gates=4, with_c0=True), _ref_lstm_forward,
     (Check("h", 2, 0, (0, 2)), Check("h with c0 given", 2, 0, (1,)),
      Check("h for float32 inputs", 1, 0, (3,), "dtype")),
+    gates=("i", "f", "g", "o"),
 )
 
 LSTM_BACKWARD = Question(
@@ -456,7 +468,7 @@ LSTM_BACKWARD = Question(
                                lambda c: [_hidden_shape(c)]),
     _ref_lstm_backward,
     _value_checks(("dx", "dh0", "dWx", "dWh", "db"), (0, 1)),
-    forward="lstm_forward",
+    forward="lstm_forward", gates=("i", "f", "g", "o"),
 )
 
 
@@ -477,6 +489,7 @@ GRU_STEP_FORWARD = Question(
     "05_gru", "gru_step_forward", "forward", ("h",),
     lambda rng: _rnn_step_cases(rng, gates=3, biases=2), _ref_gru_step_forward,
     (Check("h", 3, 0, (0, 1)), Check("h for float32 inputs", 1, 0, (2,), "dtype")),
+    gates=("r", "z", "n"),
 )
 
 GRU_STEP_BACKWARD = Question(
@@ -486,7 +499,7 @@ GRU_STEP_BACKWARD = Question(
                                lambda c: [c.args[1].shape]),
     _ref_gru_step_backward,
     _value_checks(("dx", "dh_prev", "dWx", "dWh", "dbx", "dbh"), (0, 1)),
-    forward="gru_step_forward",
+    forward="gru_step_forward", gates=("r", "z", "n"),
 )
 
 
@@ -538,7 +551,25 @@ def _hint(got, expected):
     return ""
 
 
-def _compare(name, got, info, expected, dtype, kind, case_label):
+def _relative(rel: float) -> str:
+    """A relative error in words: a percentage, or 'n times' for huge ones."""
+    if rel >= 10:
+        return f"{rel:.3g} times the largest expected value"
+    if rel >= 1e-3:
+        return f"{100 * rel:.3g}% of the largest expected value"
+    return f"{rel:.1e} times the largest expected value"
+
+
+def _gate_block(index, expected_shape, gates, H):
+    """'in the block of gate f (columns 3 to 5)' when ``index`` falls in a gate block."""
+    if not gates or not index or H is None or expected_shape[-1] != len(gates) * H:
+        return ""
+    k = int(index[-1]) // H
+    return (f"; it lies in the columns of gate {gates[k]} (block {k + 1} of {len(gates)}: "
+            f"columns {k * H} to {(k + 1) * H - 1})")
+
+
+def _compare(name, got, info, expected, dtype, kind, case_label, gates=(), H=None):
     """Return None when ``got`` is right, else a sentence saying what is wrong."""
     where = f" (inputs {case_label})"
     if "problem" in info:
@@ -565,20 +596,41 @@ def _compare(name, got, info, expected, dtype, kind, case_label):
             return f"{name} has {wrong} wrong {'entry' if wrong == 1 else 'entries'}{where}"
         return None
     expected = expected.astype(np.float64)
-    rtol, atol = _tolerance(dtype)
-    scale = float(np.max(np.abs(expected), initial=0.0))
     if not np.all(np.isfinite(got)):
         return f"{name} contains NaN or infinity{where}; look for an overflow"
+    if _close(got, expected, dtype):
+        return None
     err = np.abs(got - expected)
     worst = float(np.max(err, initial=0.0))
-    if worst <= rtol * scale + atol:
-        return None
+    scale = float(np.max(np.abs(expected), initial=0.0))
     index = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
     at = f" at index {tuple(int(i) for i in index)}" if index else ""
-    rel = worst / max(scale, 1e-300)
+    # Only the weights, biases and their gradients are laid out in gate blocks.
+    gates = gates if name.startswith(("W", "b", "dW", "db")) else ()
+    block = _gate_block(index, expected.shape, gates, H)
+    if block:
+        bad = [gates[k] for k in range(len(gates))
+               if not _close(got[..., k * H:(k + 1) * H], expected[..., k * H:(k + 1) * H],
+                             dtype, scale)]
+        if 0 < len(bad) < len(gates):
+            block += (f"; only the columns of {', '.join(bad)} are wrong" if len(bad) > 1
+                      else f"; only the columns of gate {bad[0]} are wrong")
     hint = _hint(got, expected)
-    return (f"{name} has wrong values{where}: largest error {worst:.2e}{at}, "
-            f"{rel:.1e} of the largest entry" + (f" ({hint})" if hint else ""))
+    return (f"{name} has wrong values{where}: the largest error is {worst:.2e}{at}, "
+            f"{_relative(worst / max(scale, 1e-300))}" + (f" ({hint})" if hint else "")
+            + block)
+
+
+def _close(got, expected, dtype, scale=None) -> bool:
+    """Whether ``got`` equals ``expected`` within the tolerance of ``dtype``."""
+    got = np.asarray(got, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    if got.shape != expected.shape or not np.all(np.isfinite(got)):
+        return False
+    rtol, atol = _tolerance(dtype)
+    if scale is None:
+        scale = float(np.max(np.abs(expected), initial=0.0))
+    return float(np.max(np.abs(got - expected), initial=0.0)) <= rtol * scale + atol
 
 
 def _case_problem(question, status):
@@ -593,6 +645,100 @@ def _case_problem(question, status):
     if s in ("bad_return", "forward_failed"):
         return status.get("message", "returned something unexpected")
     return "could not be called"
+
+
+_SIGNATURES: dict = {}
+
+
+def expected_params(question: Question) -> list[str] | None:
+    """The reference's positional parameter names for ``question``, if it has one."""
+    if question.name in _SIGNATURES:
+        return _SIGNATURES[question.name]
+    import importlib
+    import inspect
+
+    found = None
+    from .selfcheck import BLOCKED
+    for mod_name in BLOCKED:
+        fn = getattr(importlib.import_module(mod_name), question.name, None)
+        if callable(fn):
+            try:
+                params = inspect.signature(fn).parameters.values()
+            except (TypeError, ValueError):
+                continue
+            names = [p.name for p in params
+                     if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            if names and not names[0] == "args":
+                found = names
+                break
+    _SIGNATURES[question.name] = found
+    return found
+
+
+def _argument_hint(question, meta, problems) -> str | None:
+    """A sentence about the parameter order when the student's differs from the grader's."""
+    expected = expected_params(question)
+    params = meta.get("params", {}).get(question.name) if isinstance(meta, dict) else None
+    if not expected or not params:
+        return None
+    call = f"{question.name}({', '.join(expected)})"
+    if params == expected:
+        return None
+    if sorted(params) == sorted(expected):
+        return (f"this looks like a swapped argument order: your {question.name} takes "
+                f"({', '.join(params)}), but it is called as {call}")
+    raised = any(p and p.startswith(("raised", "returned")) for p in problems)
+    if len(params) != len(expected):
+        return (f"{question.name} takes {len(params)} arguments ({', '.join(params)}), "
+                f"but it is called as {call}")
+    if raised:
+        return (f"check the order of the arguments: the grader calls {call}; yours are "
+                f"named ({', '.join(params)})")
+    return None
+
+
+def _slip_hint(question, case, k, got, dtype) -> str | None:
+    """'this looks like ...' when ``got`` matches output ``k`` of a common slip."""
+    if got is None:
+        return None
+    if case.slips is not None:
+        slips = case.slips
+    else:
+        from .slips import slips_for
+        slips = []
+        for description, fn in slips_for(question.name):
+            try:
+                slips.append((description, fn(case)))
+            except Exception:  # a slip that does not apply to these shapes
+                continue
+    for description, outputs in slips:
+        if k < len(outputs) and _close(got, outputs[k], dtype):
+            return f"this looks like {description}"
+    return None
+
+
+def _merge(messages: list[str], labels: list[str]) -> list[str]:
+    """Merge messages that differ only in the inputs they name."""
+    out, keys = [], {}
+    for m in messages:
+        label = next((lb for lb in labels if f" (inputs {lb})" in m), None)
+        key = m.replace(f" (inputs {label})", " (inputs {})") if label else m
+        if label and key in keys:
+            i = keys[key]
+            out[i] = (out[i][0], out[i][1] + [label])
+        elif key not in keys:
+            keys[key] = len(out)
+            out.append((key, [label] if label else []))
+    merged = []
+    for key, labs in out:
+        if not labs:
+            merged.append(key)
+        elif len(labs) == 1:
+            merged.append(key.replace(" (inputs {})", f" (inputs {labs[0]})"))
+        else:
+            merged.append(key.replace(" (inputs {})", f" (inputs {labs[0]}; the same for "
+                                                      f"{'; '.join(labs[1:])})"))
+    return merged
 
 
 def score_question(question: Question, cases: list, expected: list, got: dict,
@@ -631,6 +777,8 @@ def score_question(question: Question, cases: list, expected: list, got: dict,
             outputs = case_meta[c].get("outputs", [])
             indices = (range(1, len(question.outputs)) if check.kind == "all_grads"
                        else [check.output])
+            H = np.shape(cases[c].args[1])[-1] if len(cases[c].args) > 1 and \
+                np.ndim(cases[c].args[1]) >= 1 else None
             for k in indices:
                 if k >= len(outputs):
                     message = f"{question.outputs[k]}: no value returned"
@@ -641,9 +789,13 @@ def score_question(question: Question, cases: list, expected: list, got: dict,
                     info = {"problem": "was not received by the grader"}
                 message = _compare(question.outputs[k], arr, info, expected[c][k],
                                    cases[c].dtype, "value" if check.kind == "all_grads"
-                                   else check.kind, cases[c].label)
+                                   else check.kind, cases[c].label, question.gates, H)
                 if message and check.kind == "all_grads" and question.kind == "clip":
                     message = _clip_hint(message, cases[c], k, arr, question.outputs[k])
+                if message and "has wrong values" in message:
+                    slip = _slip_hint(question, cases[c], k, arr, cases[c].dtype)
+                    if slip:
+                        message += f"; {slip}"
                 if message:
                     break
             if message:
@@ -660,6 +812,11 @@ def score_question(question: Question, cases: list, expected: list, got: dict,
             if message not in messages and not repeat:
                 messages.append(message)
             wrong_outputs.add(check.output)
+    messages = _merge(messages, [case.label for case in cases])
+    if score < question.max_score:
+        hint = _argument_hint(question, meta, problems)
+        if hint:
+            messages.insert(0, hint)
     feedback = "; ".join(messages) if messages else "all checks passed"
     return QuestionResult(name, score, question.max_score, feedback, passed, failed, messages)
 
@@ -677,3 +834,51 @@ def failed_question(question: Question, feedback: str) -> QuestionResult:
     """A zero score for the whole question with one reason."""
     return QuestionResult(question.name, 0, question.max_score, feedback, [],
                           [c.label for c in question.checks], [feedback])
+
+
+# --------------------------------------------------------------------------
+# The student copy: stored cases instead of the reference
+# --------------------------------------------------------------------------
+
+#: Stored inputs and outputs, present only in the copy made by ``rnnbook-release``.
+STORED_CASES = __import__("pathlib").Path(__file__).with_name("stored_cases.npz")
+
+
+def _stored(sets, arrays, rng):
+    """The cases of one stored set, chosen with ``rng``, as fresh objects."""
+    def get(spec):
+        return float(spec["f"]) if "f" in spec else np.array(arrays[spec["a"]], copy=True)
+
+    out = []
+    for c in sets[int(rng.integers(len(sets)))]:
+        out.append(Case(c["label"], [get(a) for a in c["args"]],
+                        [get(u) for u in c["upstream"]], list(c["keys"]),
+                        np.dtype(c["dtype"]), [get(e) for e in c["expected"]],
+                        [(s["description"], [get(o) for o in s["outputs"]])
+                         for s in c["slips"]]))
+    return out
+
+
+def _use_stored_cases(path=STORED_CASES) -> bool:
+    """Make every question draw its cases from ``path`` when it exists; say whether it did."""
+    import dataclasses
+    import functools
+    import json
+
+    if not path.is_file():
+        return False
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    manifest = json.loads(str(arrays.pop("manifest")))
+    _SIGNATURES.update(manifest.get("signatures", {}))
+    for ex, questions in EXERCISES.items():
+        EXERCISES[ex] = tuple(
+            dataclasses.replace(q, make_cases=functools.partial(
+                _stored, manifest["questions"][q.name], arrays))
+            if q.name in manifest["questions"] else q for q in questions)
+    QUESTIONS.clear()
+    QUESTIONS.update({q.name: q for qs in EXERCISES.values() for q in qs})
+    return True
+
+
+USING_STORED_CASES = _use_stored_cases()

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from .questions import EXERCISES
 
-__all__ = ["to_json", "to_csv", "to_table", "write_atomic", "question_columns"]
+__all__ = ["to_json", "to_csv", "to_table", "write_atomic", "question_columns",
+           "write_gradebooks"]
 
 
 def to_json(reports: list[dict]) -> str:
@@ -34,7 +35,10 @@ def to_csv(reports: list[dict]) -> str:
 
     Columns: ``submission``, ``exercise``, one column per question (empty
     when the question does not belong to that row's exercise), ``total``,
-    ``max_score``, ``error``.
+    ``max_score``, ``error``. A file that could not be graded keeps the
+    maximum score of its exercise when the exercise is known. This one
+    table mixes exercises; ``rnnbook-grade --csv`` writes the per-exercise
+    gradebooks of :func:`write_gradebooks` instead.
     """
     columns = question_columns(reports)
     buf = io.StringIO()
@@ -44,8 +48,35 @@ def to_csv(reports: list[dict]) -> str:
         scores = {q["name"]: q["score"] for q in r["questions"]}
         writer.writerow([r["submission"], r["exercise"] or "",
                          *[scores.get(c, "") for c in columns],
-                         r["score"], r["max_score"], r["error"] or ""])
+                         r["score"], r["max_score"] or _exercise_max(r["exercise"]),
+                         r["error"] or ""])
     return buf.getvalue()
+
+
+def _exercise_max(exercise) -> int:
+    return sum(q.max_score for q in EXERCISES.get(exercise, ()))
+
+
+def write_gradebooks(books: dict, csv_path) -> list[Path]:
+    """Write one gradebook per exercise next to ``csv_path``; return the files.
+
+    For each exercise two files: the import file of
+    :func:`rnnbook.grading.course.lms_csv` (``grades.csv``, or
+    ``grades.<exercise>.csv`` when several exercises were graded) and the
+    detail of :func:`rnnbook.grading.course.details_csv`
+    (``grades.details.csv`` or ``grades.<exercise>.details.csv``).
+    """
+    from .course import details_csv, lms_csv, per_exercise_path
+
+    several = len(books) > 1
+    written = []
+    for ex, rows in books.items():
+        main = per_exercise_path(csv_path, ex, several)
+        detail = per_exercise_path(csv_path, ex, several, ".details")
+        write_atomic(main, lms_csv(rows, ex))
+        write_atomic(detail, details_csv(rows, ex))
+        written += [main, detail]
+    return written
 
 
 def to_table(reports: list[dict], feedback: bool = True) -> str:
@@ -73,6 +104,11 @@ def to_table(reports: list[dict], feedback: bool = True) -> str:
                     details.append(f"  {q['name']} {q['score']:g}/{q['max_score']:g}: "
                                    f"{q['feedback']}")
         lines += details
+        notes = [(r["submission"], r.get("notes")) for r in reports if r.get("notes")]
+        if notes:
+            lines.append("\nCells that raised, timed out or did not run:")
+            for sub, ns in notes:
+                lines.append(f"  {sub}: " + "; ".join(ns))
     return "\n".join(lines) + "\n"
 
 

@@ -22,6 +22,7 @@ and the reports. For each submission it
 from __future__ import annotations
 
 import atexit
+import copy
 import io
 import json
 import os
@@ -45,6 +46,7 @@ import numpy as np
 from . import _harness
 from .questions import EXERCISES, failed_question, score_question
 from .sandbox import PACKAGE_DIR, FileGuard, Sandbox, build_stub_package
+from .selfcheck import given_functions
 
 __all__ = ["grade_submissions", "read_submission", "Submission", "GradingError"]
 
@@ -79,9 +81,19 @@ class Submission:
     error: str | None = None
 
 
-def read_submission(path) -> Submission:
-    """Read a notebook file; never raises for a bad file (``error`` says why)."""
+def read_submission(path, exercise: str | None = None) -> Submission:
+    """Read a notebook file; never raises for a bad file (``error`` says why).
+
+    ``exercise`` names the exercise when the notebook's metadata lost it
+    (and overrides the metadata when it has one).
+    """
     sub = Submission(str(path))
+    if exercise is not None and exercise not in EXERCISES:
+        sub.error = f"unknown exercise {_harness.clean_text(exercise, 80)!r}"
+        return sub
+    # With the exercise given, even a file that is no notebook is reported
+    # against that exercise (and its maximum score).
+    sub.exercise = exercise
     try:
         p = Path(path)
         if not p.is_file():
@@ -98,6 +110,9 @@ def read_submission(path) -> Submission:
     try:
         nb = json.loads(text)
     except ValueError as exc:
+        if Path(path).suffix != ".ipynb":
+            sub.error = f"not a notebook: a {Path(path).suffix or 'plain'} file, not .ipynb"
+            return sub
         sub.error = f"not a notebook: invalid JSON ({str(exc).splitlines()[0][:120]})"
         return sub
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
@@ -105,10 +120,12 @@ def read_submission(path) -> Submission:
         return sub
     meta = nb.get("metadata")
     info = meta.get("rnnbook") if isinstance(meta, dict) else None
-    exercise = info.get("exercise") if isinstance(info, dict) else None
+    if exercise is None:
+        exercise = info.get("exercise") if isinstance(info, dict) else None
     if not isinstance(exercise, str):
         sub.error = ("the notebook has no exercise id in its metadata "
-                     "(metadata.rnnbook.exercise); start from the file in exercises/")
+                     "(metadata.rnnbook.exercise); start from the file in exercises/, "
+                     "or grade it with --exercise ID")
         return sub
     sub.exercise = _harness.clean_text(exercise, 80)
     if exercise not in EXERCISES:
@@ -231,8 +248,9 @@ class _Shell:
 class Kernel:
     """An ipykernel in its own directory, process group and (maybe) namespaces."""
 
-    def __init__(self, grader: "Grader", kdir: Path):
+    def __init__(self, grader: "Grader", kdir: Path, exercise: str | None = None):
         self.grader = grader
+        self.exercise = exercise
         self.kdir = kdir
         self.workdir = kdir / "work"
         self.workdir.mkdir(parents=True)
@@ -256,7 +274,7 @@ class Kernel:
             fname=str(self.workdir / ".kernel.json"), ip=str(self.workdir / "ipc"),
             transport="ipc", key=secrets.token_hex(32).encode())
         self._copy_font_cache()
-        sandbox = self.grader.sandbox
+        sandbox = self.grader.sandbox_for(self.exercise)
         env = sandbox.kernel_env(self.workdir, self.token)
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", cf,
                 "--HistoryManager.enabled=False", "--IPKernelApp.quiet=True"]
@@ -464,6 +482,10 @@ def _sanitize_meta(meta: dict) -> dict:
     text = lambda v, n=200: _harness.clean_text(v, n) if isinstance(v, str) else ""
     out = {"status": text(meta.get("status"), 20), "missing": text(meta.get("missing"), 80),
            "cases": []}
+    params = meta.get("params")
+    if isinstance(params, dict):
+        out["params"] = {text(k, 80): [text(p, 40) for p in v[:12]]
+                         for k, v in list(params.items())[:4] if isinstance(v, list)}
     for case in meta.get("cases", [])[:50]:
         if not isinstance(case, dict):
             out["cases"].append({"status": "bad"})
@@ -532,6 +554,23 @@ class Grader:
         self.font_cache = self._find_font_cache()
         self._counter = 0
         self._lock = threading.Lock()
+        self._exercise_sandboxes: dict[str, Sandbox] = {}
+
+    def sandbox_for(self, exercise: str | None) -> Sandbox:
+        """The sandbox whose library copy suits ``exercise``.
+
+        An exercise given a graded function of another one (a forward pass
+        for its backward) gets a library copy in which that function works.
+        """
+        if not given_functions(exercise):
+            return self.sandbox
+        with self._lock:
+            if exercise not in self._exercise_sandboxes:
+                stub = build_stub_package(self.tmp / f"stub-{exercise}", exercise)
+                box = copy.copy(self.sandbox)
+                box.stub_path = stub
+                self._exercise_sandboxes[exercise] = box
+            return self._exercise_sandboxes[exercise]
 
     @staticmethod
     def _find_font_cache() -> Path | None:
@@ -556,7 +595,7 @@ class Grader:
         start = time.monotonic()
         deadline = start + self.total_timeout
         kdir = self._new_kdir()
-        kernel = Kernel(self, kdir)
+        kernel = Kernel(self, kdir, sub.exercise)
         collected, cell_errors = {}, []
         fatal = None
         try:
@@ -573,6 +612,9 @@ class Grader:
                         cell_errors.append(f"code cell {i + 1}: "
                                            f"{_describe_stop(reply, self.cell_timeout)}")
                     if kernel.broken is not None or time.monotonic() > deadline:
+                        if i + 1 < len(sub.cells):
+                            cell_errors.append(f"code cells {i + 2} to {len(sub.cells)} "
+                                               f"did not run")
                         break
                 for q_index, question in enumerate(questions):
                     collected[question.name] = self._run_question(
@@ -583,6 +625,7 @@ class Grader:
             shutil.rmtree(kdir, ignore_errors=True)
         if fatal is not None:
             return _error_report(sub, fatal)
+        notes = list(cell_errors)
         results = []
         for question in questions:
             outcome = collected[question.name]
@@ -598,7 +641,9 @@ class Grader:
             if meta.get("status") == "missing" and cell_errors:
                 result.feedback += " (" + "; ".join(cell_errors[:3]) + ")"
             results.append(result)
-        return _report(sub, results, None)
+        report = _report(sub, results, None)
+        report["notes"] = notes
+        return report
 
     def _run_question(self, kernel, question, q_index, deadline):
         """Call one question's function in the kernel; return (cases, arrays, meta) or a reason."""
@@ -683,6 +728,7 @@ def _report(sub: Submission, results, error) -> dict:
         "max_score": sum(q["max_score"] for q in questions),
         "error": error,
         "questions": questions,
+        "notes": [],
     }
 
 
@@ -704,7 +750,7 @@ def zero_report(report: dict, reason: str) -> dict:
 
 def grade_submissions(paths, *, jobs=2, cell_timeout=30.0, total_timeout=300.0,
                       sandbox="auto", hide=(), protect=(), memory_mb=4096,
-                      progress=None, log=None) -> list[dict]:
+                      progress=None, log=None, exercise=None) -> list[dict]:
     """Grade notebooks and return one report dict per submission, in input order.
 
     Args:
@@ -723,16 +769,19 @@ def grade_submissions(paths, *, jobs=2, cell_timeout=30.0, total_timeout=300.0,
             each submission, or None.
         log: callable taking one line of text about the run (whether the
             kernels are confined), or None.
+        exercise: the exercise id of every submission, for notebooks whose
+            metadata lost it; None reads it from each notebook.
 
     Returns:
         A list of dicts with keys ``submission``, ``exercise``, ``score``,
-        ``max_score``, ``error`` and ``questions`` (each with ``name``,
-        ``score``, ``max_score``, ``feedback``).
+        ``max_score``, ``error``, ``questions`` (each with ``name``,
+        ``score``, ``max_score``, ``feedback``) and ``notes`` (top-level
+        cells that raised or timed out, in words).
     """
     paths = [str(p) for p in paths]
     # Every submission is read before any kernel starts, so no notebook can
     # change another one on disk before it is graded.
-    subs = [read_submission(p) for p in paths]
+    subs = [read_submission(p, exercise) for p in paths]
     hide = list(hide) + sorted({os.path.dirname(os.path.abspath(p)) for p in paths})
     reports: list[dict | None] = [None] * len(subs)
     grader = Grader(cell_timeout=cell_timeout, total_timeout=total_timeout, sandbox=sandbox,

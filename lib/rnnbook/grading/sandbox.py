@@ -39,7 +39,8 @@ from pathlib import Path
 
 import rnnbook
 
-from .selfcheck import BLOCKED
+from .selfcheck import BLOCKED, blocked_for
+from .stubs import stub_source
 
 PACKAGE_DIR = Path(rnnbook.__file__).resolve().parent
 
@@ -114,11 +115,16 @@ def _stub_lines(mod_name: str, funcs, classes) -> list[str]:
     return lines
 
 
-def build_stub_package(dest: Path) -> Path:
+def build_stub_package(dest: Path, exercise: str | None = None) -> Path:
     """Copy the installed package to ``dest/rnnbook`` with the graded code stubbed out.
+
+    With ``exercise``, the functions that exercise is given from another
+    one (a forward pass whose cache its backward consumes) keep their
+    implementation; see :func:`rnnbook.grading.selfcheck.blocked_for`.
 
     Returns the directory to put on ``PYTHONPATH`` (``dest``).
     """
+    blocked = blocked_for(exercise)
     target = dest / "rnnbook"
     shutil.copytree(PACKAGE_DIR, target,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "grading"))
@@ -127,7 +133,13 @@ def build_stub_package(dest: Path) -> Path:
             continue
         rel = mod_name.split(".")[1:]
         path = target.joinpath(*rel[:-1], rel[-1] + ".py")
-        if names == "*":
+        if names == "*" and set(blocked[mod_name]) != set(sum(_module_members(mod_name), [])):
+            # Part of the module stays: cut the rest out of the text.
+            path.write_text(stub_source(
+                path.read_text(), blocked[mod_name],
+                lambda n: f"{mod_name}.{n} is not available while a notebook is graded: "
+                          f"the exercise is to write it yourself"))
+        elif names == "*":
             funcs, classes = _module_members(mod_name)
             body = _STUB_HEADER + "\n".join(_stub_lines(mod_name, funcs, classes)) + f'''
 
@@ -434,7 +446,7 @@ class Sandbox:
             f"assert not os.path.exists({str(self.tmp / 'probe' / 'root')!r}), 'tmp visible'\n"
             "try:\n    r.rnn_forward()\nexcept RuntimeError:\n    pass\n"
             "else:\n    raise SystemExit('reference visible')\n"
-            f"src = open({str(PACKAGE_DIR / 'rnn.py')!r}).read()\n"
+            f"src = open({str(PACKAGE_DIR / 'nn' / 'rnn.py')!r}).read()\n"
             "assert 'tanh(x @ Wx' not in src, 'source visible'\n"
             "try:\n    open('/etc/rnnbook-probe', 'w')\nexcept OSError:\n    pass\n"
             "else:\n    raise SystemExit('root file system writable')\n"
