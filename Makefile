@@ -24,7 +24,7 @@ help:
 	@echo "make test    set up .venv and run every test (library, notebooks, site)"
 	@echo "make serve   serve the built site on http://127.0.0.1:$(PORT)"
 	@echo "make lab     open the notebooks in JupyterLab"
-	@echo "make bench   time the LSTM against a per-step version (and PyTorch if installed)"
+	@echo "make bench   time the RNN, LSTM and GRU kernels against the readable loops and PyTorch"
 	@echo "make exercises  regenerate exercises/ from solutions/"
 	@echo "make grade SUBMISSIONS=folder [ROSTER=roster.csv] [DEADLINE=2026-03-01T23:59]"
 	@echo "            grade into grades.json, grades[.EXERCISE].csv and the pages in grades.feedback/"
@@ -87,7 +87,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(LAB_ROOT_FLAG)
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/lstm_benchmark.py
+	$(BIN)/python benchmarks/cell_benchmark.py
 
 # The student notebooks are generated from the solutions, never edited by hand.
 exercises: $(STAMP)

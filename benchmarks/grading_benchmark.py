@@ -10,6 +10,10 @@ submission and the scores, and checks that every score is what it should
 be.
 
     python benchmarks/grading_benchmark.py [--jobs 2] [--sandbox auto|on|off]
+                                           [--limits auto|rlimits]
+
+The resource limits per submission are on, with their defaults; ``--limits``
+chooses how they are enforced (cgroups when possible, or rlimits).
 """
 
 from __future__ import annotations
@@ -66,10 +70,40 @@ def make_submissions(folder: Path) -> dict[Path, str]:
     return expected
 
 
+def _cpu_meter():
+    """A fresh cgroup to run the grader in, and a function reading its CPU seconds.
+
+    The cgroup counts the grader and every kernel, also those reparented
+    when their parent is killed (which ``getrusage`` would miss). None when
+    this user cannot create cgroups.
+    """
+    own = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for c in controllers.split(",") if controllers else [""]:
+            own[c] = path
+    candidates = []
+    if "cpuacct" in own:
+        base = Path("/sys/fs/cgroup/cpuacct") / own["cpuacct"].lstrip("/")
+        candidates.append((base, lambda d: int((d / "cpuacct.usage").read_text()) / 1e9))
+    if "" in own and Path("/sys/fs/cgroup/cgroup.controllers").is_file():
+        base = Path("/sys/fs/cgroup") / own[""].lstrip("/")
+        candidates.append((base, lambda d: int((d / "cpu.stat").read_text().split()[1]) / 1e6))
+    for base, read in candidates:
+        d = base / f"rnnbook-bench-{os.getpid()}"
+        try:
+            d.mkdir()
+        except OSError:
+            continue
+        return d, read
+    return None
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2, help="kernels at a time (default 2)")
     parser.add_argument("--sandbox", choices=("auto", "on", "off"), default="auto")
+    parser.add_argument("--limits", choices=("auto", "rlimits"), default="auto")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="rnnbook-grading-bench-") as tmp:
@@ -78,11 +112,23 @@ def main(argv=None) -> int:
         expected = make_submissions(folder)
         report = Path(tmp) / "report.json"
         cmd = [sys.executable, "-m", "rnnbook.grading.cli", str(folder), "--jobs",
-               str(args.jobs), "--sandbox", args.sandbox, "--json", str(report), "--quiet"]
+               str(args.jobs), "--sandbox", args.sandbox, "--limits", args.limits,
+               "--json", str(report), "--quiet"]
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        if args.limits == "auto":
+            cmd.remove("--limits")
+            cmd.remove("auto")
+        meter = _cpu_meter()
+        join = None if meter is None else \
+            (lambda: (meter[0] / "cgroup.procs").write_text(str(os.getpid())))
         start = time.perf_counter()
-        subprocess.run(cmd, check=True, env=env)
-        wall = time.perf_counter() - start
+        try:
+            subprocess.run(cmd, check=True, env=env, preexec_fn=join)
+            wall = time.perf_counter() - start
+            cpu = None if meter is None else meter[1](meter[0])
+        finally:
+            if meter is not None:
+                meter[0].rmdir()
         results = json.loads(report.read_text())
 
     wrong = []
@@ -97,8 +143,11 @@ def main(argv=None) -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
           f"{platform.python_version()}")
     print(f"graded {len(results)} submissions with --jobs {args.jobs} "
-          f"(--sandbox {args.sandbox}) in {wall:.1f} s wall time, "
+          f"(--sandbox {args.sandbox}, --limits {args.limits}) in {wall:.1f} s wall time, "
           f"{wall / len(results):.2f} s per submission")
+    if cpu is not None:
+        print(f"CPU time of the grader and all kernels: {cpu:.1f} s, "
+              f"{cpu / len(results):.2f} s per submission")
     for r in results:
         print(f"  {Path(r['submission']).name:<32} {r['score']:>3}/{r['max_score']}")
     if wrong:

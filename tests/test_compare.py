@@ -60,9 +60,10 @@ def _check_gradients(cell, N, T, V, H, seed, with_state, strict=True):
             assert err < 1e-7, (cell, name, err)
         else:
             # The centered difference of a loss of order 1 carries round-off
-            # of order eps / h ~ 1e-10; on an array whose whole gradient is
-            # that small, a relative error cannot resolve anything finer.
-            assert err < 1e-7 or np.abs(grads[name] - num).max() < 1e-10, (cell, name, err)
+            # of a few eps / h ~ 2e-10 (found: 1.2e-10 for an LSTM with H = 1);
+            # on an array whose whole gradient is that small, a relative
+            # error cannot resolve anything finer.
+            assert err < 1e-7 or np.abs(grads[name] - num).max() < 5e-10, (cell, name, err)
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -156,7 +157,7 @@ def test_gru_original_cell_runs_the_original_formulation():
     p["bx"], p["bh"] = rng.standard_normal(12), rng.standard_normal(12)
     x = rng.standard_normal((2, 5, 3))
     h0 = rng.standard_normal((2, 4))
-    h, _ = cell.forward(x, h0, p)
+    (h,), _ = cell.forward(x, (h0,), p)
     np.testing.assert_array_equal(h, gru_original_forward(x, h0, p["Wx"], p["Wh"], p["bx"],
                                                           p["bh"])[0])
     assert np.abs(h - gru_forward(x, h0, p["Wx"], p["Wh"], p["bx"], p["bh"])[0]).max() > 1e-3
@@ -191,7 +192,7 @@ def test_gru_original_cell_step_backward_matches_lag_measurement():
     assert norms.shape == (2, 7) and np.all(np.isfinite(norms))
     # At lag 1 the step backward must equal the finite-difference Jacobian-vector product.
     u = np.full((2, 3), 1 / np.sqrt(3))
-    h_prev = cell.forward(x[:, :5], np.zeros((2, 3)), p)[0][:, -1].copy()
+    h_prev = cell.forward(x[:, :5], (np.zeros((2, 3)),), p)[0][0][:, -1].copy()
     num = numerical_gradient(lambda hp: cell.step_forward(x[:, 5], (hp,), p)[0][0], h_prev, u)
     np.testing.assert_allclose(norms[:, 1], np.linalg.norm(num, axis=1), rtol=1e-7)
 

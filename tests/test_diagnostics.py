@@ -27,7 +27,9 @@ def _setup(cell, N=3, T=6, D=2, H=4, seed=0, dtype=np.float64):
 
 
 def _last_state(cell, params, x, h0):
-    return get_cell(cell).forward(x, h0, params)[0][:, -1]
+    c = get_cell(cell)
+    states0 = (h0,) + c.zero_states(*h0.shape, h0.dtype)[1:]
+    return c.forward(x, states0, params)[0][0][:, -1]
 
 
 # -- cells ---------------------------------------------------------------------------
@@ -48,8 +50,8 @@ def test_get_cell_names_and_passthrough():
 @pytest.mark.parametrize("cell", CELLS)
 def test_step_functions_agree_with_sequence_functions(cell):
     c, params, x, h0 = _setup(cell)
-    h_seq, cache = c.forward(x, h0, params)
     states = (h0,) + tuple(np.zeros_like(h0) for _ in c.state_names[1:])
+    (h_seq, *_), cache = c.forward(x, states, params)
     step_caches = []
     for t in range(x.shape[1]):
         states, sc = c.step_forward(x[:, t], states, params)
@@ -58,7 +60,7 @@ def test_step_functions_agree_with_sequence_functions(cell):
     # Backward: an upstream gradient on every hidden state, summed over steps.
     rng = np.random.default_rng(1)
     dh = rng.standard_normal(h_seq.shape)
-    dx_seq, dh0_seq, g_seq = c.backward(dh, cache)
+    dx_seq, (dh0_seq, *_), g_seq = c.backward((dh,) + (None,) * (len(states) - 1), cache)
     dstates = tuple(np.zeros_like(h0) for _ in c.state_names)
     g_sum = {k: np.zeros_like(v) for k, v in params.items()}
     for t in reversed(range(x.shape[1])):

@@ -688,6 +688,11 @@ def test_modified_library_files_are_detected_and_restored(tmp_path):
     decoy = tmp_path / "lib"
     decoy.mkdir()
     (decoy / "module.py").write_text("VALUE = 1\n")
+    # Without the sandbox a grader running as root starts kernels under an
+    # unprivileged user id; the decoy is writable by anyone so that the
+    # detection itself is what is tested.
+    os.chmod(decoy, 0o777)
+    os.chmod(decoy / "module.py", 0o666)
     nb = add_cell(solution("01_rnn_forward"), f"""
         with open({str(decoy / "module.py")!r}, "w") as fh:
             fh.write("VALUE = 2\\n")

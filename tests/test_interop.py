@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from rnnbook import interop
-from rnnbook.nn.attention import scaled_dot_product_attention, scaled_dot_product_attention_backward
+from rnnbook.nn.attention import (additive_attention, additive_attention_backward,
+                                   scaled_dot_product_attention,
+                                   scaled_dot_product_attention_backward)
 from rnnbook.train.gradcheck import rel_error
 from rnnbook.nn.gru import gru_backward, gru_forward
 from rnnbook.nn.lstm import lstm_backward, lstm_forward
@@ -311,3 +313,99 @@ def test_live_attention_agreement(mask_kind):
     assert_close("out", out, t_out.detach().numpy())
     for name, ours, theirs in (("dq", dq, tq.grad), ("dk", dk, tk.grad), ("dv", dv_, tv.grad)):
         assert_close(name, ours, theirs.numpy())
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_live_additive_attention_agrees_with_autograd(masked):
+    """Bahdanau's score w . tanh(q Wq + k Wk), written in torch, differentiated by autograd."""
+    torch = _torch()
+    rng = np.random.default_rng(12)
+    N, Tq, Tk, d, dv, A = 2, 3, 5, 4, 3, 6
+    q, k = rng.standard_normal((N, Tq, d)), rng.standard_normal((N, Tk, d))
+    v, dout = rng.standard_normal((N, Tk, dv)), rng.standard_normal((N, Tq, dv))
+    Wq, Wk, w = rng.standard_normal((d, A)), rng.standard_normal((d, A)), rng.standard_normal(A)
+    mask = (np.arange(Tk)[None, :] < np.array([5, 2])[:, None])[:, None, :] if masked else None
+    out, weights, cache = additive_attention(q, k, v, Wq, Wk, w, mask)
+    grads = additive_attention_backward(dout, cache)
+
+    t = [torch.from_numpy(a).requires_grad_() for a in (q, k, v, Wq, Wk, w)]
+    tq, tk, tv, tWq, tWk, tw = t
+    scores = torch.tanh((tq @ tWq)[:, :, None, :] + (tk @ tWk)[:, None, :, :]) @ tw
+    if mask is not None:
+        scores = scores.masked_fill(~torch.from_numpy(np.broadcast_to(mask, scores.shape).copy()),
+                                    float("-inf"))
+    t_weights = torch.softmax(scores, dim=-1)
+    t_out = t_weights @ tv
+    (t_out * torch.from_numpy(dout)).sum().backward()
+    assert_close("out", out, t_out.detach().numpy())
+    assert_close("weights", weights, t_weights.detach().numpy())
+    for name, ours, theirs in zip(("dq", "dk", "dv", "dWq", "dWk", "dw"), grads, t):
+        assert_close(name, ours, theirs.grad.numpy())
+
+
+# -- bidirectional and stacked layers over padded batches ---------------------------
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_live_stacked_layers_over_padded_batches_match_packed_torch(kind, bidirectional):
+    # Our masked layers over a padded batch against PyTorch's layers on the
+    # packed sequences (float64): outputs, input gradients and the gradient
+    # of every weight of every layer and direction.
+    torch = _torch()
+    from rnnbook.nn import get_cell, stacked_backward, stacked_forward
+
+    N, T, D, H, L = 4, 6, 3, 5, 2
+    rng = np.random.default_rng(31 + 2 * ["rnn", "lstm", "gru"].index(kind) + bidirectional)
+    cell = get_cell(kind)
+    dirs = 2 if bidirectional else 1
+
+    def params(d_in):
+        p = cell.init(d_in, H, rng)
+        for k in p:  # non-zero biases too, so that every term is exercised
+            p[k] = p[k] + 0.1 * rng.standard_normal(p[k].shape)
+        return p
+
+    layers = []
+    for l in range(L):
+        d_in = D if l == 0 else dirs * H
+        layers.append((params(d_in), params(d_in)) if bidirectional else params(d_in))
+    lengths = np.array([6, 3, 1, 4])
+    x = rng.standard_normal((N, T, D))
+    dout = rng.standard_normal((N, T, dirs * H))
+    out, cache = stacked_forward(kind, x, layers, lengths, bidirectional=bidirectional)
+    dx, grads = stacked_backward(dout, cache)
+
+    to_torch = {"rnn": interop.rnn_to_torch, "lstm": interop.lstm_to_torch,
+                "gru": interop.gru_to_torch}[kind]
+    module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
+    layer = module(D, H, num_layers=L, batch_first=True, bidirectional=bidirectional,
+                   dtype=torch.float64)
+    state = {}
+    for l, entry in enumerate(layers):
+        for reverse, p in enumerate(entry if bidirectional else (entry,)):
+            state.update(to_torch(*(p[k] for k in cell.param_names), layer=l,
+                                  reverse=bool(reverse)))
+    layer.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    xt = torch.from_numpy(x).requires_grad_()
+    packed = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.from_numpy(lengths),
+                                                     batch_first=True, enforce_sorted=False)
+    out_packed, _ = layer(packed)
+    out_t, _ = torch.nn.utils.rnn.pad_packed_sequence(out_packed, batch_first=True,
+                                                      total_length=T)
+    out_t.backward(torch.from_numpy(dout))
+
+    assert_close("out", out, out_t.detach().numpy())
+    assert_close("dx", dx, xt.grad.numpy())
+    for l, entry in enumerate(grads):
+        for reverse, g in enumerate(entry if bidirectional else (entry,)):
+            suffix = f"_l{l}" + ("_reverse" if reverse else "")
+            theirs = {k: getattr(layer, k + suffix).grad.numpy()
+                      for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+            assert_close(f"dWx{suffix}", g["Wx"], theirs["weight_ih"].T)
+            assert_close(f"dWh{suffix}", g["Wh"], theirs["weight_hh"].T)
+            if kind == "gru":
+                assert_close(f"dbx{suffix}", g["bx"], theirs["bias_ih"])
+                assert_close(f"dbh{suffix}", g["bh"], theirs["bias_hh"])
+            else:  # our single bias stands for both of PyTorch's
+                assert_close(f"db{suffix}", g["b"], theirs["bias_ih"])
+                assert_close(f"db{suffix} (hh)", g["b"], theirs["bias_hh"])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import os
 import subprocess
 import sys
@@ -130,6 +131,62 @@ def test_the_layer_rule_catches_an_inverted_import():
     assert any("rnnbook.book.plots" in b and "rnnbook.interop" in b for b in bad)
 
 
+def private_name_imports(package_dir: Path = PACKAGE) -> list[str]:
+    """Private names one library module takes from another (private submodules aside).
+
+    Catches ``from rnnbook.x import _name`` and ``mod._name`` where ``mod``
+    was bound by an import of a library module.
+    """
+    bad = []
+    for path in sorted(package_dir.rglob("*.py")):
+        name = _module_name(path, package_dir)
+        tree = ast.parse(path.read_text())
+        aliases = {}
+        for line, module, names in _imports(path, package_dir):
+            if not module.startswith("rnnbook"):
+                continue
+            for n in names:
+                if n.startswith("_") and not n.startswith("__"):
+                    is_module = (package_dir.parent / (module.replace(".", "/") + f"/{n}.py")).exists()
+                    if not is_module:
+                        bad.append(f"{name} (line {line}) imports {module}.{n}")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("rnnbook"):
+                for a in node.names:
+                    aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+            elif isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name.startswith("rnnbook"):
+                        aliases[a.asname or a.name.split(".")[0]] = a.name
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in aliases and node.attr.startswith("_")
+                    and not node.attr.startswith("__")):
+                bad.append(f"{name} (line {node.lineno}) uses {aliases[node.value.id]}.{node.attr}")
+    return bad
+
+
+def test_no_module_uses_another_modules_private_names():
+    assert private_name_imports() == []
+
+
+def test_the_private_name_rule_catches_a_private_import(tmp_path):
+    pkg = tmp_path / "rnnbook"
+    (pkg / "nn").mkdir(parents=True)
+    for f in ("__init__.py", "nn/__init__.py", "nn/rnn.py"):
+        (pkg / f).write_text("")
+    (pkg / "nn" / "_helpers.py").write_text("")
+    (pkg / "nn" / "lstm.py").write_text(
+        "from rnnbook.nn.rnn import _check_steps\n"
+        "from rnnbook.nn import _helpers\n"            # a private module: allowed
+        "from rnnbook.nn import rnn as _rnn\n"
+        "x = _rnn._fmt(1)\n"
+    )
+    bad = private_name_imports(pkg)
+    assert len(bad) == 2, bad
+    assert "_check_steps" in bad[0] and "_fmt" in bad[1]
+
+
 def test_the_parser_sees_relative_and_lazy_imports(tmp_path):
     pkg = tmp_path / "rnnbook"
     (pkg / "nn").mkdir(parents=True)
@@ -214,6 +271,9 @@ def test_the_stub_package_blocks_every_graded_function_at_its_new_path(tmp_path)
     import rnnbook.train as train
 
     graded = sorted(n for n in QUESTIONS if hasattr(nn, n) or hasattr(train, n))
+    # The fast kernels compute the same sequences: a student must not reach them either.
+    graded += ["rnn_forward_fast", "rnn_backward_fast", "lstm_forward_fast",
+               "lstm_backward_fast", "gru_forward_fast", "gru_backward_fast"]
     assert {"rnn_forward", "lstm_backward", "gru_step_backward", "clip_grad_norm"} <= set(graded)
     stub = build_stub_package(tmp_path / "stub")
     env = dict(os.environ, PYTHONPATH=str(stub))
@@ -226,3 +286,26 @@ def test_the_stub_package_blocks_every_graded_function_at_its_new_path(tmp_path)
     assert report["blocked"] == {name: "stub" for name in graded + ["softmax"]}
     # The rest of the library still works inside a grading kernel.
     assert report["free"] == [2.0, 0.5]
+
+
+TAUGHT = re.compile(r"Taught in: (Chapter \d+, [A-Z][^.]*|Part III, [A-Z][^.]*)\.")
+
+
+@pytest.mark.parametrize("part", ["nn", "train", "datasets", "models", "book", "interop"])
+def test_every_public_function_names_the_chapter_that_teaches_it(part):
+    import inspect
+
+    names = []
+    paths = sorted((PACKAGE / part).glob("*.py")) if (PACKAGE / part).is_dir() \
+        else [PACKAGE / f"{part}.py"]
+    for path in paths:
+        if path.name == "__init__.py":
+            continue
+        module = importlib.import_module(_module_name(path))
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if not (inspect.isfunction(obj) or inspect.isclass(obj)):
+                continue
+            if not TAUGHT.search(obj.__doc__ or ""):
+                names.append(f"{module.__name__}.{name}")
+    assert names == [], "no 'Taught in: Chapter N, Title.' line"

@@ -152,23 +152,28 @@ def test_sequence_equals_loop_of_steps(N, T, D, H):
 
 @pytest.mark.parametrize("block", [1, 2, 3, 7, 8])
 def test_backward_blocks_give_identical_results(monkeypatch, block):
-    # lstm_backward computes its local factors a block of steps at a time;
-    # on small layers one block covers everything, so force short blocks.
-    import rnnbook.nn.lstm
+    # The fast backward computes its local factors a block of steps at a
+    # time; on small layers one block covers everything, so force short blocks.
+    import rnnbook.nn.kernels
+    from rnnbook.nn.kernels import lstm_backward_fast, lstm_forward_fast
 
     N, T, D, H = 2, 7, 3, 4
     rng = np.random.default_rng(block)
     p = make_params(rng, N, T, D, H)
     dh = rng.standard_normal((N, T, H))
-    _, cache = lstm_forward(**p)
-    whole = lstm_backward(dh, cache, return_dc0=True)
-    monkeypatch.setattr(rnnbook.nn.lstm, "_CACHE_BLOCK", block * N * 4 * H)
-    blocked = lstm_backward(dh, cache, return_dc0=True)
-    for name, a, b in zip(("dx", "dh0", "dWx", "dWh", "db", "dc0"), whole, blocked):
+    dc = rng.standard_normal((N, T, H))
+    _, cache = lstm_forward_fast(**p)
+    whole = lstm_backward_fast(dh, cache, dc)
+    monkeypatch.setattr(rnnbook.nn.kernels, "_CACHE_BLOCK", block * N * 4 * H)
+    blocked = lstm_backward_fast(dh, cache, dc)
+    for name, a, b in zip(("dx", "dh0", "dc0", "dWx", "dWh", "db"), whole, blocked):
         np.testing.assert_array_equal(a, b, err_msg=name)
     if block == 3:  # and the blocked gradients are right, not merely equal
-        num = numerical_gradient(lambda _: lstm_forward(**p)[0], p["Wh"], dh)
-        assert rel_error(blocked[3], num) < 1e-7
+        def objective(_):
+            h, c = lstm_forward(**p)
+            return np.sum(h * dh) + np.sum(c.c * dc)
+        num = numerical_gradient(objective, p["Wh"])
+        assert rel_error(blocked[4], num) < 1e-7
 
 
 def test_cache_exposes_states_over_time():

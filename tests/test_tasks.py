@@ -56,9 +56,9 @@ def _recording(cell, seen):
     """The cell with a forward pass that also records every input it is given."""
     c = get_cell(cell)
 
-    def forward(x, h0, params):
+    def forward(x, states0, params):
         seen.append(np.array(x))
-        return c.forward(x, h0, params)
+        return c.forward(x, states0, params)
 
     return c._replace(forward=forward)
 

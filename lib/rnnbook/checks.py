@@ -177,11 +177,27 @@ def check_int_sequence(name: str, value) -> np.ndarray:
     return arr
 
 
-def check_ids_below(ids: np.ndarray, size: int) -> None:
-    """Raise when an id of the array ``ids`` lies outside ``[0, size)``."""
+def check_ids_below(ids: np.ndarray, size: int, name: str = "ids", what: str = "") -> np.ndarray:
+    """Raise when an entry of the integer array ``ids`` lies outside ``[0, size)``.
+
+    Args:
+        ids: integer array of any shape.
+        size: the vocabulary size V.
+        name: the argument's name in the message.
+        what: optional words after the range, e.g. ``" of W (V, D) = (5, 3)"``.
+
+    Returns:
+        ids, unchanged.
+    """
     if ids.size and (ids.min() < 0 or ids.max() >= size):
-        raise ValueError(f"ids must lie in [0, {size}), got values in "
-                         f"[{ids.min()}, {ids.max()}]")
+        bad = ids[(ids < 0) | (ids >= size)].flat[0]
+        raise ValueError(f"{name} contains {bad}, outside the vocabulary [0, {size}){what}")
+    return ids
+
+
+def check_ids(name: str, ids, size: int, shape, s: "Shapes") -> np.ndarray:
+    """Check an id array's shape with ``s`` and its entries against ``size``; return it."""
+    return check_ids_below(s.check(name, ids, shape, dtype="int"), size, name)
 
 
 def check_upstream(name, value, shape, dtype, fn):

@@ -87,6 +87,8 @@ def rnn_from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None):
 
     Returns:
         Wx: (D, H).  Wh: (H, H).  b: (H,), the sum of the two biases.
+
+    Taught in: Part III, From rnnbook to PyTorch.
     """
     Wx, Wh, b_ih, b_hh = _from_torch(1, weight_ih, weight_hh, bias_ih, bias_hh)
     return Wx, Wh, b_ih + b_hh
@@ -104,6 +106,8 @@ def rnn_to_torch(Wx, Wh, b, *, layer=0, reverse=False):
     Returns:
         dict with ``weight_ih_l0`` (H, D), ``weight_hh_l0`` (H, H),
         ``bias_ih_l0`` (H,) equal to ``b`` and ``bias_hh_l0`` (H,) zeros.
+
+    Taught in: Part III, From rnnbook to PyTorch.
     """
     return _to_torch(1, Wx, Wh, [("b", b)], layer, reverse)
 
@@ -118,6 +122,8 @@ def lstm_from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     Returns:
         Wx: (D, 4H).  Wh: (H, 4H).  b: (4H,), the sum of the two biases.
         Gate blocks stay in PyTorch's order i, f, g, o.
+
+    Taught in: Part III, From rnnbook to PyTorch.
     """
     Wx, Wh, b_ih, b_hh = _from_torch(4, weight_ih, weight_hh, bias_ih, bias_hh)
     return Wx, Wh, b_ih + b_hh
@@ -133,6 +139,8 @@ def lstm_to_torch(Wx, Wh, b, *, layer=0, reverse=False):
     Returns:
         dict with ``weight_ih_l0`` (4H, D), ``weight_hh_l0`` (4H, H),
         ``bias_ih_l0`` (4H,) equal to ``b`` and ``bias_hh_l0`` (4H,) zeros.
+
+    Taught in: Part III, From rnnbook to PyTorch.
     """
     return _to_torch(4, Wx, Wh, [("b", b)], layer, reverse)
 
@@ -147,6 +155,8 @@ def gru_from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     Returns:
         Wx: (D, 3H).  Wh: (H, 3H).  bx: (3H,).  bh: (3H,).
         Gate blocks stay in PyTorch's order r, z, n; the biases stay separate.
+
+    Taught in: Part III, From rnnbook to PyTorch.
     """
     return _from_torch(3, weight_ih, weight_hh, bias_ih, bias_hh)
 
@@ -161,5 +171,7 @@ def gru_to_torch(Wx, Wh, bx, bh, *, layer=0, reverse=False):
     Returns:
         dict with ``weight_ih_l0`` (3H, D), ``weight_hh_l0`` (3H, H),
         ``bias_ih_l0`` = ``bx`` and ``bias_hh_l0`` = ``bh``, (3H,) each.
+
+    Taught in: Part III, From rnnbook to PyTorch.
     """
     return _to_torch(3, Wx, Wh, [("bx", bx), ("bh", bh)], layer, reverse)

@@ -71,7 +71,7 @@ def _run_forward(cell, params, x, h0):
     if h0 is None:
         # Every cell of the library keeps its recurrent weights in a matrix
         # with H rows (H columns per gate), so the rows give the hidden size.
-        H = _hidden_size(cell, params, x)
+        H = _hidden_size(params)
         h0 = np.zeros((N, H), dtype=x.dtype)
     states = (h0,) + tuple(np.zeros_like(h0) for _ in cell.state_names[1:])
     caches = []
@@ -81,7 +81,7 @@ def _run_forward(cell, params, x, h0):
     return caches, states
 
 
-def _hidden_size(cell, params, x) -> int:
+def _hidden_size(params) -> int:
     Wh = params.get("Wh")
     if Wh is None:
         raise ValueError("params has no 'Wh'; pass h0 so that the hidden size is known")
@@ -141,6 +141,8 @@ def gradient_norms_by_lag(cell, params, x, h0=None, *, dh_T=None, state="all"):
             example ``n`` at lag ``k``. ``norms[:, 0]`` is ``||dh_T||`` (plus
             zeros for the other state parts). A gradient too large for the
             dtype shows up as inf or nan (no floating-point warning is raised).
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     cell, x, h0, dh_T, N, T = _check_inputs(cell, params, x, h0, dh_T)
     _check_state(cell, state)
@@ -191,10 +193,12 @@ def jacobian_norms_by_lag(cell, params, x, h0=None, *, ord=2, state="all"):
         lags: int array (T + 1,).
         norms: float64 array (N, T + 1); lag 0 is the identity, of norm 1
             under ``ord=2`` when ``state`` is ``"all"`` or ``"h"``.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     cell, x, h0, _, N, T = _check_inputs(cell, params, x, h0, None)
     _check_state(cell, state)
-    H = int(h0.shape[1]) if h0 is not None else _hidden_size(cell, params, x)
+    H = int(h0.shape[1]) if h0 is not None else _hidden_size(params)
     # Example n is repeated H times; copy i of it carries the unit vector e_i
     # as dh_T, so the gradients of the H copies are the H rows of dh_T/ds_t.
     xr = np.repeat(x, H, axis=0)
@@ -225,6 +229,8 @@ def jacobian_bound(Wh, lags, gamma: float = 1.0):
 
     Returns:
         float64 array with the shape of ``lags``.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     Wh = Shapes().check("Wh", Wh, ("H", "H"))
     sigma_max = float(np.linalg.norm(Wh.astype(np.float64), ord=2))
@@ -250,6 +256,8 @@ def log10_slope(lags, values, *, start: int = 0):
 
     Returns:
         slope: Python float (nan if fewer than two usable points).
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     lags = np.asarray(lags, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
@@ -276,6 +284,8 @@ def saturation_fraction(h, threshold: float = 0.99) -> float:
 
     Returns:
         fraction in [0, 1], a Python float.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     h = np.asarray(h)
     if not 0.0 < threshold < 1.0:

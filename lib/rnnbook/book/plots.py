@@ -64,6 +64,8 @@ class ChainLayout:
         width, height: size of every box.
         y_in, y_hid, y_out: vertical centres of the input, hidden and output rows.
         fontsize: size of the labels inside boxes.
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
     """
 
     dx: float = 1.6
@@ -158,6 +160,8 @@ def draw_rnn_chain(
 
     Returns:
         The x coordinates of the T hidden boxes, as a list.
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
     """
     if steps < 1:
         raise ValueError(f"steps is {steps} but needs to be at least 1")
@@ -210,6 +214,8 @@ def draw_folded_rnn(ax=None, *, x: float = 0.0, layout: ChainLayout = ChainLayou
 
     Returns:
         The matplotlib Figure.
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
     """
     fig, ax = _new_axes(ax, (3, 4))
     L = layout
@@ -251,6 +257,8 @@ def draw_unrolled_rnn(T: int = 4, ax=None, *, folded: bool = True, h0: bool = Tr
 
     Returns:
         The matplotlib Figure.
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
     """
     L = ChainLayout()
     left = 0.0
@@ -279,6 +287,8 @@ def draw_io_patterns(axes=None):
 
     Returns:
         The matplotlib Figure.
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
     """
     L = ChainLayout(dx=1.25, width=0.8, height=0.5, fontsize=11)
     panels = [
@@ -353,6 +363,8 @@ def draw_lstm_cell(ax=None, *, labels: bool = True):
 
     Returns:
         The matplotlib Figure.
+
+    Taught in: Chapter 4, Long short-term memory.
     """
     fig, ax = _new_axes(ax, (8.8, 5.2))
     belt_y, low_y, gate_y, mid_y = 5.0, 0.6, 2.0, 3.5

@@ -53,6 +53,8 @@ def rnn_gradient_profile(Wh, Wx, x, rho: float, input_scale: float = 1.0, b=None
         dict with ``lags`` (T + 1,), ``median``, ``q25``, ``q75`` (T + 1,)
         (over the N examples) and ``saturation`` (share of ``|h| > 0.99``
         over all units, steps and examples, a float).
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     s = Shapes()
     Wh = s.check("Wh", Wh, ("H", "H"))
@@ -85,6 +87,8 @@ def draw_gradient_profile(profile: dict, rho: float, ax=None, *, ylim=(1e-16, 1e
 
     Returns:
         the matplotlib Axes.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     if ax is None:
         ax = Figure(figsize=(6.4, 3.8), layout="constrained").add_subplot()
@@ -133,7 +137,7 @@ def gradient_lag_explorer(Wh, Wx, x, *, rho: float = 1.0, rho_range=(0.25, 2.5, 
     then shows the median gradient norm against the lag, the middle half of
     the batch, the linear-regime line ``rho ** lag`` and the share of
     saturated units for the chosen setting, on the static site as well as in
-    a notebook. Taught in chapter 3.
+    a notebook.
 
     Args:
         Wh: recurrent matrix, (H, H); rescaled to each slider value of rho.
@@ -149,6 +153,8 @@ def gradient_lag_explorer(Wh, Wx, x, *, rho: float = 1.0, rho_range=(0.25, 2.5, 
 
     Returns:
         a :class:`rnnbook.book.explorers.Explorer`; the last line of a cell shows it.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     import altair as alt
 
@@ -237,6 +243,8 @@ def lstm_gate_traces(x, Wx, Wh, b, *, input_bias=None, forget_bias=None, output_
     Returns:
         dict with ``i``, ``f``, ``g``, ``o``, ``c``, ``h``, each (N, T, H),
         and ``b``, the bias actually used, (4H,).
+
+    Taught in: Chapter 4, Long short-term memory.
     """
     s = Shapes()
     Wh = s.check("Wh", Wh, ("H", "4*H"))
@@ -270,6 +278,8 @@ def draw_gate_traces(traces: dict, axes=None, *, n: int = 0, unit: int = 0, mark
 
     Returns:
         the two Axes.
+
+    Taught in: Chapter 4, Long short-term memory.
     """
     if axes is None:
         fig = Figure(figsize=(6.4, 4.4), layout="constrained")
@@ -311,7 +321,7 @@ def lstm_gate_explorer(x, Wx, Wh, b, *, input_bias: float = 0.0, forget_bias: fl
     :func:`lstm_gate_traces`; the chart (see :mod:`rnnbook.book.explorers`) shows
     the input, forget and output gates (top) and the candidate, cell state
     and hidden state (bottom) of one unit for the chosen biases, on the
-    static site as well as in a notebook. Taught in chapter 4.
+    static site as well as in a notebook.
 
     Args:
         x: inputs, (N, T, D); one short sequence (T up to ~100) keeps the page light.
@@ -328,6 +338,8 @@ def lstm_gate_explorer(x, Wx, Wh, b, *, input_bias: float = 0.0, forget_bias: fl
 
     Returns:
         a :class:`rnnbook.book.explorers.Explorer`; the last line of a cell shows it.
+
+    Taught in: Chapter 4, Long short-term memory.
     """
     import altair as alt
 

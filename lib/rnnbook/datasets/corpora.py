@@ -101,6 +101,8 @@ def colour_corpus() -> list[str]:
 
     Returns:
         list of str, a fresh list on every call (a few dozen sentences).
+
+    Taught in: Chapter 4, Long short-term memory.
     """
     return _COLOUR_SENTENCES.splitlines()
 
@@ -175,6 +177,8 @@ def encode_sentences(sentences, vocab: WordVocab) -> tuple[np.ndarray, np.ndarra
         inputs: int64 (N, T), T = 1 + the largest number of words.
         targets: int64 (N, T).
         mask: bool (N, T), True at the L + 1 real positions of each row.
+
+    Taught in: Chapter 4, Long short-term memory.
     """
     if isinstance(sentences, str):
         raise ValueError("sentences must be a list of strings, not one string")

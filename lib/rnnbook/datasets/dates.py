@@ -69,7 +69,10 @@ suffix ``_l`` means lower case and ``_u`` upper case.
 
 
 def format_date(date: _dt.date, fmt: str) -> str:
-    """Write ``date`` in one of the :data:`DATE_FORMATS` (given by name)."""
+    """Write ``date`` in one of the :data:`DATE_FORMATS` (given by name).
+
+    Taught in: Part III, Sequence to sequence.
+    """
     if fmt not in DATE_FORMATS:
         raise ValueError(f"unknown date format {fmt!r}; available: {list(DATE_FORMATS)}")
     p = _parts(date)
@@ -98,6 +101,8 @@ def dates_dataset(n: int, rng, formats: Iterable[str] | None = None) -> list[tup
     Returns:
         pairs: list of n tuples ``(source, target)``, e.g.
             ``("Sunday, May 3, 1998", "1998-05-03")``.
+
+    Taught in: Part III, Sequence to sequence.
     """
     n = check_int("n", n, 1)
     rng = check_rng(rng)
@@ -129,6 +134,8 @@ def date_vocabs() -> tuple[SeqVocab, SeqVocab]:
     Returns:
         src_vocab: SeqVocab over letters, digits, space, comma, dot and hyphen.
         tgt_vocab: SeqVocab over the digits and ``-`` of ISO dates.
+
+    Taught in: Part III, Sequence to sequence.
     """
     start = _dt.date(2000, 1, 1).toordinal()
     texts = ["0123456789"]

@@ -20,6 +20,8 @@ def load_sunspots() -> tuple[np.ndarray, np.ndarray]:
         values: float64 array (309,), the yearly mean sunspot number (the
             series as published before the 2015 recalibration; between 0
             and 190.2).
+
+    Taught in: Part III, Applications and practice.
     """
     with shipped_file("sunspots.csv").open("r", encoding="utf-8") as fh:
         table = np.loadtxt(fh, delimiter=",", skiprows=1, dtype=np.float64)
@@ -44,6 +46,8 @@ def make_windows(series, input_len: int, horizon: int = 1) -> tuple[np.ndarray, 
         X: array (M, input_len, 1), M = L - input_len - horizon + 1; the
             trailing axis is the feature axis D = 1 the recurrent layers expect.
         Y: array (M, horizon).
+
+    Taught in: Part III, Applications and practice.
     """
     series = np.asarray(series)
     if series.ndim != 1:

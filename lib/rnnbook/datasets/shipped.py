@@ -17,5 +17,7 @@ def shipped_file(filename: str):
     Returns:
         path: an ``importlib.resources`` Traversable (it has ``open`` and
             ``read_text``).
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     return resources.files("rnnbook.datasets").joinpath("files", filename)

@@ -43,6 +43,8 @@ def adding_problem(n: int, T: int, rng) -> tuple[np.ndarray, np.ndarray]:
     Returns:
         x: float64 array (n, T, 2).
         y: float64 array (n,), in [0, 2].
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     n = check_int("n", n, 1)
     T = check_int("T", T, 2)
@@ -91,6 +93,8 @@ def copy_task(n: int, seq_len: int, delay: int, n_symbols: int,
         x: int64 array (n, T), inputs.
         y: int64 array (n, T), targets (blank outside the output region).
         mask: bool array (n, T), True on the output region.
+
+    Taught in: Chapter 4, Long short-term memory.
     """
     n = check_int("n", n, 1)
     L = check_int("seq_len", seq_len, 1)

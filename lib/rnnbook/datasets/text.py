@@ -32,6 +32,8 @@ def load_text(name: str = "paradise_lost") -> str:
 
     Returns:
         text: the whole file, newlines included, exactly as shipped.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     if name not in _TEXTS:
         raise ValueError(f"unknown text {name!r}; available: {sorted(_TEXTS)}")
@@ -51,6 +53,8 @@ class CharVocab:
     Attributes:
         chars: list of the characters, ``chars[i]`` has id ``i``.
         size: number of characters V.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
 
     def __init__(self, text: str):
@@ -109,6 +113,8 @@ def char_batches(encoded, batch_size: int, seq_len: int, rng,
     Yields:
         x: int64 array (N, T), inputs.
         y: int64 array (N, T), targets, ``x`` shifted left by one.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     encoded = check_int_sequence("encoded", encoded)
     N = check_int("batch_size", batch_size, 1)
@@ -156,6 +162,8 @@ def tbptt_batches(encoded, batch_size: int, seq_len: int, rng=None,
         x: int64 array (N, T), inputs, ``x[n, t] = text[start_n + k*T + t]``
             for the k-th chunk.
         y: int64 array (N, T), the next character of each input.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     encoded = check_int_sequence("encoded", encoded).astype(np.int64, copy=False)
     N = check_int("batch_size", batch_size, 1)

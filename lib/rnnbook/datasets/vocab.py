@@ -30,6 +30,8 @@ class TokenVocab:
     Attributes:
         tokens: list of the tokens, ``tokens[i]`` has id ``i``.
         size: number of tokens V, specials included.
+
+    Taught in: Chapter 4, Long short-term memory.
     """
 
     PAD = 0
@@ -101,6 +103,8 @@ class SeqVocab(TokenVocab):
         tokens: list of the tokens, ``tokens[i]`` has id ``i``; the special
             ones are written ``"<pad>"``, ``"<bos>"``, ``"<eos>"``.
         size: number of tokens V, specials included.
+
+    Taught in: Part III, Sequence to sequence.
     """
 
     SPECIALS = ("<pad>", "<bos>", "<eos>")
@@ -151,6 +155,8 @@ class WordVocab(TokenVocab):
         tokens: list of the tokens; ``tokens[i]`` has id ``i``. The special
             ones are written ``"<pad>"``, ``"<s>"``, ``"</s>"``.
         size: number of tokens V, specials included.
+
+    Taught in: Chapter 4, Long short-term memory.
     """
 
     SPECIALS = ("<pad>", "<s>", "</s>")
@@ -200,6 +206,8 @@ def pad_sequences(seqs, pad_value=0) -> tuple[np.ndarray, np.ndarray]:
         padded: array (N, Tmax, ...), dtype shared by the inputs;
             ``padded[i, :T_i] = seqs[i]``, the rest is ``pad_value``.
         lengths: int64 array (N,), the T_i.
+
+    Taught in: Part III, Sequence to sequence.
     """
     arrays = [np.asarray(s) for s in seqs]
     if not arrays:
@@ -226,6 +234,8 @@ class Seq2SeqBatch(NamedTuple):
 
     For target ids ``y_1..y_U`` the decoder reads ``BOS y_1 .. y_U`` and must
     predict ``y_1 .. y_U EOS``: ``tgt_in`` is ``tgt_out`` shifted right by one.
+
+    Taught in: Part III, Sequence to sequence.
     """
 
     src: np.ndarray          #: int64 (N, S), source ids, PAD after each length
@@ -245,6 +255,8 @@ def encode_pairs(pairs, src_vocab: SeqVocab, tgt_vocab: SeqVocab) -> Seq2SeqBatc
 
     Returns:
         A :class:`Seq2SeqBatch` ``(src, src_lengths, tgt_in, tgt_out, tgt_mask)``.
+
+    Taught in: Part III, Sequence to sequence.
     """
     pairs = list(pairs)
     if not pairs:

@@ -61,13 +61,22 @@ by one more user namespace, so root inside the sandbox can neither
 unmount a cover nor make a mount writable. Without namespaces the grader
 says so and falls back to a process group per kernel.
 
+*Resources.* Each submission has a budget of CPU time, memory, processes
+and threads, file size and output, for its kernel and all its descendants
+together (:mod:`rnnbook.grading.limits`): a cgroup per kernel where the
+machine allows it, per-process rlimits and polling of the process tree
+otherwise. Going over a limit stops the submission with a reason such as
+"used more than 2 GiB of memory in question 3 (lstm_forward)".
+
 *Cleanup and files.* Submissions are read into memory before any kernel
-starts. At the end of each submission the kernel's process group is
-killed (in the sandbox its whole pid namespace, which takes every process
-it forked, daemonised or not); processes that escaped the group are found
-by an environment marker and killed too; ``setpriv --pdeathsig`` (when
-installed) ties each kernel to the grader's life, and ``Ctrl-C``, SIGTERM
-and an ``atexit`` hook kill every kernel still running. The SHA-256 of
+starts. At the end of each submission its cgroup is killed, and its
+process tree: in the sandbox the whole pid namespace, without it the tree
+below the launcher, which stays above the kernel as a subreaper so that
+daemons and double forks remain its descendants; processes carrying the
+kernel's environment marker are killed too. ``setpriv --pdeathsig`` (when
+installed) and the launcher's own parent-death signal tie each kernel and
+its descendants to the grader's life, and ``Ctrl-C``, SIGTERM and an
+``atexit`` hook kill every kernel still running. The SHA-256 of
 every file of the installed package (and of the start-up files of
 ``site-packages``: ``*.pth``, ``sitecustomize.py``) is recorded at start
 and checked after each submission: a submission that changed them gets 0
@@ -77,15 +86,17 @@ ran since the last clean check is blamed, since the change cannot be
 pinned on one of them.
 
 *Not covered.* Without namespaces (``--sandbox off`` or an unsupported
-system), a kernel runs with the grader's user id: it can read any file
-that user can read -- the solutions, and the library source by its path
--- and could signal the grader or, if it escapes the environment marker,
-outlive the run; use the sandbox for real grading. Inside the sandbox,
+system), a kernel runs with the grader's user id (or, for a root grader,
+an unprivileged one that may still read every file): it can read the
+solutions and the library source by its path, and could signal a grader
+running as the same user; use the sandbox for real grading. Inside the sandbox,
 files outside the hidden directories stay readable, and a notebook could
 smuggle a line of such text into its own feedback through an exception
 message; run the grader as a user without secrets and hide more with
-``--hide``. CPU shares and total disk use (beyond the per-file size cap)
-are not limited, and code copied from a classmate is not detected.
+``--hide``. Network and disk bandwidth are not limited. Code copied from
+a classmate is measured, not judged: ``--similarity``
+(:mod:`rnnbook.grading.similarity`) lists pairs of submissions whose own
+code is too close, for a person to look at.
 """
 
 from .selfcheck import check, run_check, uses_reference

@@ -15,8 +15,15 @@ and network namespaces (``unshare``). It reads a JSON configuration, and
    enters one more user and mount namespace, in which all these mounts are
    *locked*: the kernel, although root in its namespace, can neither
    unmount a cover to see what is under it nor make a mount writable;
-2. applies resource limits (address space, file size, core dumps);
-3. ``exec``s the kernel command with a clean environment.
+2. applies resource limits (address space, CPU time, file size, core
+   dumps, and the number of processes when no cgroup does it);
+3. without a sandbox, stays as a *subreaper* above the kernel: every
+   process the kernel starts, also one that double-forks or starts a new
+   session, remains a descendant of the launcher, which kills them all when
+   the kernel ends or when the grader dies (its parent-death signal); a
+   grader running as root gives the kernel its own unprivileged user id,
+   so that ``RLIMIT_NPROC`` applies;
+4. ``exec``s the kernel command with a clean environment.
 
 It imports nothing from ``rnnbook`` and runs before any student code, so
 nothing the student writes can change what it does. It exits with status
@@ -30,6 +37,7 @@ import ctypes.util
 import json
 import os
 import resource
+import signal
 import sys
 
 MS_RDONLY = 0x1
@@ -169,6 +177,138 @@ def build_root(cfg: dict) -> None:
     os.chdir(cfg["workdir"])
 
 
+PR_SET_PDEATHSIG = 1
+PR_SET_KEEPCAPS = 8
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_SET_CHILD_SUBREAPER = 36
+CAP_DAC_READ_SEARCH = 2
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def drop_to_user(uid: int) -> None:
+    """Become ``uid`` (from root), keeping only the right to read and search files.
+
+    The Python environment may live under a directory only root can enter
+    (``/root``); reading is all the kernel keeps. ``RLIMIT_NPROC`` then
+    counts the kernel's processes, since it does not apply to root.
+    """
+    if _libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_KEEPCAPS)")
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    bit = 1 << CAP_DAC_READ_SEARCH
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)(_CapData(bit, bit, bit), _CapData(0, 0, 0))
+    if _libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+    # An ambient capability survives execve of the kernel.
+    if _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_DAC_READ_SEARCH, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_CAP_AMBIENT_RAISE)")
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                data = fh.read().decode(errors="replace")
+            ppid = int(data[data.rfind(")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            # Gone between the listing and the read (its stat is then empty).
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        for c in children.get(todo.pop(), ()):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _kill_descendants() -> None:
+    """Stop and kill every process below this one, reaping them, until none is left."""
+    me = os.getpid()
+    for _ in range(200):
+        try:
+            pids = _descendants(me)
+        except Exception:  # noqa: BLE001 - never leave without trying again
+            continue
+        if not pids:
+            return
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    pass
+        while True:
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
+
+
+class _Stop(Exception):
+    pass
+
+
+def supervise(cfg: dict) -> None:
+    """Fork the kernel and stay above it as a subreaper until it ends; never returns."""
+    if _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        _fail("prctl(PR_SET_CHILD_SUBREAPER) failed")
+    kernel = os.fork()
+    if kernel == 0:
+        try:
+            if cfg.get("uid") is not None:
+                drop_to_user(int(cfg["uid"]))
+            os.execve(cfg["argv"][0], cfg["argv"], cfg["env"])
+        except BaseException as exc:  # noqa: BLE001 - report and leave
+            sys.stderr.write(f"rnnbook-grade launcher: {exc}\n")
+        os._exit(3)
+
+    def stop(signum, frame):
+        raise _Stop
+
+    # The grader interrupts the kernel itself; the launcher only ends.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+    # When the grader dies, this process is told, and takes the kernel's
+    # processes with it. (setpriv had asked for SIGKILL, which could not.)
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() == 1:
+        _kill_descendants()
+        os._exit(1)
+    code = 1
+    try:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            if pid == kernel:
+                code = os.waitstatus_to_exitcode(status)
+                break
+    except _Stop:
+        pass
+    _kill_descendants()
+    os._exit(code if 0 <= code < 256 else 1)
+
+
 def apply_limits(cfg: dict) -> None:
     for name, value in cfg.get("rlimits", {}).items():
         which = getattr(resource, name)
@@ -200,6 +340,8 @@ def main(argv: list[str]) -> None:
         # Used once at grader start to find out whether the sandbox works.
         print("ok")
         sys.stdout.flush()
+    if cfg.get("supervise"):
+        supervise(cfg)
     os.execve(cfg["argv"][0], cfg["argv"], cfg["env"])
 
 

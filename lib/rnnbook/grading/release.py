@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from .questions import EXERCISES, QUESTIONS
-from .selfcheck import BLOCKED, _module_members, _needed_by
+from .selfcheck import BLOCKED, module_members, needed_by
 from .stubs import stub_source
 
 __all__ = ["release", "main", "released_blocked", "STORED_CASES_NAME"]
@@ -99,8 +99,8 @@ def released_blocked(solved=()) -> dict[str, list[str]]:
     out = {}
     for mod_name, names in BLOCKED.items():
         mod = importlib.import_module(mod_name)
-        names = _module_members(mod) if names == "*" else list(names)
-        keep = _needed_by(mod, [n for n in solved_names if hasattr(mod, n)])
+        names = module_members(mod) if names == "*" else list(names)
+        keep = needed_by(mod, [n for n in solved_names if hasattr(mod, n)])
         out[mod_name] = [n for n in names if n not in keep and not isinstance(
             getattr(mod, n), type)]
     return out

@@ -12,12 +12,44 @@ from pathlib import Path
 from .questions import EXERCISES
 
 __all__ = ["to_json", "to_csv", "to_table", "write_atomic", "question_columns",
-           "write_gradebooks"]
+           "write_gradebooks", "merge_reports"]
+
+_REPORT_KEYS = {"submission", "exercise", "score", "max_score", "error", "questions"}
 
 
 def to_json(reports: list[dict]) -> str:
     """The JSON report: a list with one object per submission."""
     return json.dumps(reports, indent=2) + "\n"
+
+
+def merge_reports(parts: list) -> list[dict]:
+    """Join the JSON reports of the shards of one run into the one-machine report.
+
+    Each part is a list of report objects (the ``--json`` file of one
+    shard). The result is sorted by submission path, the order a run over
+    the whole folder on one machine produces, so that its gradebook is the
+    same file.
+
+    Raises:
+        ValueError: a part is not a report list, or a submission appears
+            in more than one part (a shard was given twice, or two runs
+            overlapped).
+    """
+    seen: dict[str, int] = {}
+    out = []
+    for n, part in enumerate(parts, 1):
+        if not isinstance(part, list):
+            raise ValueError(f"part {n} is not a JSON report (a list of submissions)")
+        for r in part:
+            if not isinstance(r, dict) or not _REPORT_KEYS <= set(r):
+                raise ValueError(f"part {n} holds an entry that is not a submission report")
+            sub = r["submission"]
+            if sub in seen:
+                raise ValueError(f"{sub} is in part {seen[sub]} and in part {n}")
+            seen[sub] = n
+            # The student is matched again from the roster given to the merge.
+            out.append({k: v for k, v in r.items() if k != "student"})
+    return sorted(out, key=lambda r: Path(r["submission"]).parts)
 
 
 def question_columns(reports: list[dict]) -> list[str]:

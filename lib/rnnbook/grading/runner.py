@@ -38,17 +38,19 @@ import threading
 import time
 import zipfile
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import _harness
+from .limits import LimitHit, Limits, kernel_uid, kill_tree, make_container, remove_stale_cgroups
 from .questions import EXERCISES, failed_question, score_question
 from .sandbox import PACKAGE_DIR, FileGuard, Sandbox, build_stub_package
 from .selfcheck import given_functions
 
-__all__ = ["grade_submissions", "read_submission", "Submission", "GradingError"]
+__all__ = ["grade_submissions", "read_submission", "select_shard", "Submission",
+           "GradingError", "Limits"]
 
 #: Largest submission file accepted, in bytes.
 MAX_NOTEBOOK_BYTES = 20 * 2**20
@@ -195,9 +197,9 @@ def _processes_with_token(token: str) -> list[int]:
 class Reply:
     """How one execute request ended."""
 
-    status: str  # "ok", "error", "timeout", "dead", "unresponsive"
-    ename: str = ""
-    evalue: str = ""
+    status: str  # "ok", "error", "timeout", "dead", "unresponsive", "limit"
+    ename: str = ""  # for "limit": which limit (memory, processes, cpu, file, output)
+    evalue: str = ""  # for "limit": the reason, naming the step
 
 
 class _Shell:
@@ -208,7 +210,7 @@ class _Shell:
     oversized messages and long queues from the (untrusted) kernel.
     """
 
-    def __init__(self, connection: dict):
+    def __init__(self, connection: dict, output_limit: int = MAX_MESSAGE_BYTES):
         import zmq
         from jupyter_client.session import Session
 
@@ -222,6 +224,48 @@ class _Shell:
         self.socket.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
         self.socket.setsockopt(zmq.RCVHWM, 100)
         self.socket.connect(f"ipc://{connection['ip']}-{connection['shell_port']}")
+        # Everything the kernel prints or displays is published here; the
+        # grader only counts the bytes (a message larger than the whole
+        # output limit is refused by the socket and never stored).
+        self.iopub = self.context.socket(zmq.SUB)
+        self.iopub.linger = 0
+        self.iopub.setsockopt(zmq.MAXMSGSIZE, output_limit + 2**16)
+        self.iopub.setsockopt(zmq.RCVHWM, 1000)
+        self.iopub.setsockopt(zmq.SUBSCRIBE, b"")
+        # A message over the size cap makes the socket drop the connection:
+        # the monitor reports it, and it counts as too much output.
+        self.monitor = self.iopub.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        self.iopub.connect(f"ipc://{connection['ip']}-{connection['iopub_port']}")
+        self.output_bytes = 0
+
+    def count_output(self, settle_for: str | None = None) -> float:
+        """Bytes published by the kernel so far (infinite after an oversized message).
+
+        With ``settle_for`` (a request id), also wait (briefly) for the
+        kernel to say it is idle after that request, so that all the output
+        of the request is counted.
+        """
+        zmq = self.zmq
+        end = time.monotonic() + 0.5
+        needle = settle_for.encode() if settle_for else None
+        while True:
+            try:
+                frames = self.iopub.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                if needle is None or time.monotonic() > end or \
+                        not self.iopub.poll(int(max(0.0, end - time.monotonic()) * 1000)):
+                    break
+                continue
+            self.output_bytes += sum(len(f) for f in frames)
+            if needle is not None and len(frames) >= 7 and len(frames[-1]) < 200:
+                tail = [f.bytes for f in frames[-4:]]
+                if any(needle in t for t in tail) and b'"idle"' in tail[-1]:
+                    needle = None
+        try:
+            self.monitor.recv_multipart(zmq.NOBLOCK)
+            return float("inf")
+        except zmq.Again:
+            return self.output_bytes
 
     def send(self, msg_type: str, content: dict) -> str:
         msg = self.session.msg(msg_type, content)
@@ -242,11 +286,14 @@ class _Shell:
 
     def close(self) -> None:
         self.socket.close(linger=0)
+        self.iopub.disable_monitor()
+        self.monitor.close(linger=0)
+        self.iopub.close(linger=0)
         self.context.term()
 
 
 class Kernel:
-    """An ipykernel in its own directory, process group and (maybe) namespaces."""
+    """An ipykernel in its own directory, process group, cgroup and (maybe) namespaces."""
 
     def __init__(self, grader: "Grader", kdir: Path, exercise: str | None = None):
         self.grader = grader
@@ -261,10 +308,16 @@ class Kernel:
         self.proc: subprocess.Popen | None = None
         self.shell: _Shell | None = None
         self._group_killed = False
-        # Set once the kernel has died or ignored an interrupt: nothing more
-        # can run in it.
+        self._pid: int | None = None
+        # Set once the kernel has died, ignored an interrupt or gone over a
+        # limit: nothing more can run in it.
         self.broken: Reply | None = None
         self.log_path = kdir / "kernel.log"
+        self.container = make_container(grader.limits, kdir.name, grader.limit_mode)
+        # What runs now, for the reasons: "code cell 4", "question 2 (...)".
+        self.step = "the notebook"
+        self._next_poll = 0.0
+        self._next_disk_poll = 0.0
 
     # -- start and stop -------------------------------------------------
     def start(self, deadline: float) -> None:
@@ -278,8 +331,21 @@ class Kernel:
         env = sandbox.kernel_env(self.workdir, self.token)
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", cf,
                 "--HistoryManager.enabled=False", "--IPKernelApp.quiet=True"]
+        uid = None
+        if os.geteuid() == 0 and not sandbox.enabled:
+            # Root is exempt from RLIMIT_NPROC and could leave its cgroup.
+            uid = kernel_uid(int(self.kdir.name.lstrip("k") or 0))
+            for root, dirs, files in os.walk(self.workdir):
+                for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                    os.lchown(name, uid, uid)
+        rlimits = self.container.rlimits()
+        if not sandbox.enabled and uid is None:
+            # RLIMIT_NPROC would count every process of the grader's user,
+            # not only the kernel's: the grader's polling counts instead.
+            rlimits.pop("RLIMIT_NPROC", None)
         cmd = sandbox.command(self.workdir, self.kdir / "root", argv, env,
-                              self.kdir / "launch.json")
+                              self.kdir / "launch.json", rlimits=rlimits,
+                              join=self.container.join_files(), uid=uid)
         with _LIVE_LOCK:
             log = open(self.log_path, "wb")
             try:
@@ -288,8 +354,9 @@ class Kernel:
                     env={"PATH": env["PATH"], "LANG": "C.UTF-8"}, start_new_session=True)
             finally:
                 log.close()
+            self.container.root_pid = self.proc.pid
             _LIVE[id(self)] = self
-        self.shell = _Shell(connection)
+        self.shell = _Shell(connection, self.grader.limits.output_mb * 2**20)
         # The kernel is ready when it answers a kernel_info request.
         msg_id = self.shell.send("kernel_info_request", {})
         while self.shell.reply_to(msg_id, 0.1) is None:
@@ -297,6 +364,7 @@ class Kernel:
                 raise GradingError(f"the kernel did not start ({self._log_tail()})")
             if time.monotonic() > deadline:
                 raise GradingError("the kernel did not start in time")
+        self._pid = self._find_kernel_pid()
 
     def _copy_font_cache(self) -> None:
         # The kernel's HOME is its scratch directory; a copy of matplotlib's
@@ -318,12 +386,13 @@ class Kernel:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def _kernel_pid(self) -> int | None:
-        """The pid (as the grader sees it) of the ipykernel process."""
-        if not self.alive():
-            return None
-        if not self.grader.sandbox.enabled:
-            return self.proc.pid
+    def _find_kernel_pid(self) -> int | None:
+        """The pid (as the grader sees it) of the ipykernel process.
+
+        The kernel is the only child of the first process (the launcher,
+        or ``unshare``) until student code runs; later children of the
+        launcher are orphans it adopted, so the answer is kept.
+        """
         try:
             with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as fh:
                 children = fh.read().split()
@@ -332,10 +401,9 @@ class Kernel:
             return None
 
     def interrupt(self) -> None:
-        pid = self._kernel_pid()
-        if pid is not None:
+        if self._pid is not None and self.alive():
             try:
-                os.kill(pid, signal.SIGINT)
+                os.kill(self._pid, signal.SIGINT)
             except OSError:
                 pass
 
@@ -345,6 +413,7 @@ class Kernel:
         Called by the thread that talks to the kernel; idempotent.
         """
         self.kill_processes()
+        self.container.close()
         if self.shell is not None:
             self.shell.close()
             self.shell = None
@@ -356,6 +425,11 @@ class Kernel:
         if self.proc is not None and not self._group_killed:
             # Once the group is gone its number may be reused: kill it once.
             self._group_killed = True
+            # The cgroup holds every process of the submission; without one,
+            # the launcher's (or the pid namespace's) tree does, as long as
+            # its first process lives: the tree goes first.
+            self.container.kill()
+            kill_tree(self.proc.pid)
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except OSError:
@@ -382,6 +456,82 @@ class Kernel:
                     pass
             time.sleep(0.05)
 
+    # -- limits -------------------------------------------------------------
+    def _over_limit(self, force: bool = False, settle_for: str | None = None):
+        """The limit the submission went over (a :class:`LimitHit`), if any.
+
+        Polled while a cell runs; cheap reads of the cgroup's counters, the
+        output count, and now and then the size of the kernel's directory.
+        """
+        now = time.monotonic()
+        if not force and now < self._next_poll:
+            return None
+        self._next_poll = now + self.container.poll_interval
+        hit = self.container.check()
+        if hit is not None:
+            return hit
+        lim = self.grader.limits
+        out = self.shell.count_output(settle_for) if self.shell is not None else 0
+        try:
+            out += self.log_path.stat().st_size
+        except OSError:
+            pass
+        if out == float("inf"):
+            # The connection dropped: for an oversized message, or because
+            # the kernel died (then it is not about output).
+            end = time.monotonic() + 1.0
+            while self.alive() and time.monotonic() < end:
+                time.sleep(0.02)
+            if not self.alive():
+                out = self.shell.output_bytes
+        if out > lim.output_mb * 2**20:
+            return LimitHit("output", lim.reason("output"))
+        if force or now >= self._next_disk_poll:
+            self._next_disk_poll = now + 0.5
+            # A file cut at the per-file cap fills it exactly.
+            if _disk_usage(self.workdir, lim.file_mb * 2**20) >= lim.file_mb * 2**20:
+                return LimitHit("file", lim.reason("file"))
+        return None
+
+    def _explain(self, reply: Reply, msg_id: str | None) -> Reply:
+        """Turn a reply that a limit caused into a "limit" reply (and stop the kernel).
+
+        Also an "ok": code that caught the error a limit caused (a failed
+        fork, a cut file) finishes normally, but it did go over the limit.
+        """
+        if reply.status in ("limit", "unresponsive"):
+            return reply
+        hit = self._over_limit(force=True, settle_for=msg_id if self.alive() else None)
+        lim = self.grader.limits
+        if hit is None and reply.status == "error":
+            hit = self.limit_in_error(reply.ename, reply.evalue)
+        if hit is None and reply.status == "dead":
+            cpu = self.container.cpu_seconds()
+            if cpu is not None and cpu > 0.9 * lim.cpu_seconds:
+                hit = LimitHit("cpu", lim.reason("cpu"))
+        if hit is None:
+            return reply
+        return self.stop_for(hit)
+
+    def limit_in_error(self, ename: str, evalue: str) -> LimitHit | None:
+        """The limit an exception of the student's code reveals, if any."""
+        lim = self.grader.limits
+        text = f"{ename}: {evalue}"
+        if ename == "MemoryError" or "MemoryError" in evalue:
+            return LimitHit("memory", lim.reason("memory"))
+        if "Errno 27" in text or "File too large" in text:
+            return LimitHit("file", lim.reason("file"))
+        if self.container.kind == "rlimits" and (
+                "Errno 11" in text or "can't start new thread" in text):
+            return LimitHit("processes", lim.reason("processes"))
+        return None
+
+    def stop_for(self, hit) -> Reply:
+        """Kill the submission's processes for going over a limit; nothing more runs."""
+        self.kill_processes()
+        self.broken = Reply("limit", hit.kind, f"{hit.message} in {self.step}")
+        return self.broken
+
     # -- running code ------------------------------------------------------
     def execute(self, code: str, timeout: float, deadline: float) -> Reply:
         """Run ``code``; interrupt it after ``timeout`` s or at ``deadline``."""
@@ -389,21 +539,28 @@ class Kernel:
             self.broken = Reply("dead")
         if self.broken is not None:
             return self.broken
-        reply = self._execute(code, timeout, deadline)
-        if reply.status in ("dead", "unresponsive"):
+        reply, msg_id = self._execute(code, timeout, deadline)
+        reply = self._explain(reply, msg_id)
+        if reply.status in ("dead", "unresponsive", "limit"):
             self.broken = reply
         return reply
 
-    def _execute(self, code: str, timeout: float, deadline: float) -> Reply:
+    def _execute(self, code: str, timeout: float, deadline: float) -> tuple[Reply, str]:
         msg_id = self.shell.send("execute_request", {
             "code": code, "silent": False, "store_history": False, "user_expressions": {},
             "allow_stdin": False, "stop_on_error": False})
+        return self._wait(msg_id, timeout, deadline), msg_id
+
+    def _wait(self, msg_id: str, timeout: float, deadline: float) -> Reply:
         limit = min(time.monotonic() + timeout, deadline)
         interrupted_at = None
         while True:
             now = time.monotonic()
             if not self.alive():
                 return Reply("dead")
+            hit = self._over_limit()
+            if hit is not None:
+                return self.stop_for(hit)
             if interrupted_at is None and now > limit:
                 self.interrupt()
                 interrupted_at = now
@@ -421,6 +578,35 @@ class Kernel:
                 return Reply("ok")
             return Reply("error", _harness.clean_text(content.get("ename", ""), 60),
                          _harness.clean_text(content.get("evalue", ""), 160))
+
+
+def _disk_usage(path: Path, cap: int) -> int:
+    """Bytes allocated below ``path``; stops counting once over ``cap``.
+
+    A directory with very many entries counts as over: a million empty
+    files fill a disk's inodes as surely as one big file fills its blocks.
+    """
+    total, entries, todo = 0, 0, [str(path)]
+    while todo:
+        try:
+            it = os.scandir(todo.pop())
+        except OSError:
+            continue
+        with it:
+            for e in it:
+                entries += 1
+                if entries > 20000:
+                    return cap + 1
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                total += st.st_blocks * 512
+                if e.is_dir(follow_symlinks=False):
+                    todo.append(e.path)
+                if total > cap:
+                    return total
+    return total
 
 
 # --------------------------------------------------------------------------
@@ -528,6 +714,8 @@ def _describe_stop(reply: Reply, cell_timeout: float) -> str:
         return "the kernel stopped responding"
     if reply.status == "dead":
         return "the kernel had stopped (did the notebook exit or crash it?)"
+    if reply.status == "limit":
+        return reply.evalue
     return f"{reply.ename}: {reply.evalue}".strip(": ")
 
 
@@ -535,10 +723,13 @@ class Grader:
     """Shared state of one grading run (scratch space, stubs, sandbox, file guard)."""
 
     def __init__(self, *, cell_timeout=30.0, total_timeout=300.0, sandbox="auto", hide=(),
-                 protect=(), memory_mb=4096):
+                 protect=(), limits: Limits | None = None, limit_mode="auto"):
         self.cell_timeout = float(cell_timeout)
         self.total_timeout = float(total_timeout)
+        self.limits = Limits() if limits is None else limits
+        self.limit_mode = limit_mode
         _remove_stale_scratch()
+        remove_stale_cgroups()
         self.tmp = Path(tempfile.mkdtemp(prefix=f"rnnbook-grade-{os.getpid()}-"))
         os.chmod(self.tmp, 0o700)
         try:
@@ -546,7 +737,7 @@ class Grader:
             launcher = self.tmp / "launcher.py"
             launcher.write_text(_LAUNCHER_SOURCE)
             self.sandbox = Sandbox(self.tmp, stub, launcher, mode=sandbox, hide=hide,
-                                   memory_mb=memory_mb)
+                                   memory_mb=max(4096, 2 * self.limits.memory_mb))
             self.guard = FileGuard([PACKAGE_DIR, *protect])
         except BaseException:
             shutil.rmtree(self.tmp, ignore_errors=True)
@@ -604,19 +795,10 @@ class Grader:
             except GradingError as exc:
                 fatal = str(exc)
             if fatal is None:
-                for i, source in enumerate(sub.cells):
-                    reply = kernel.execute(source, self.cell_timeout, deadline)
-                    if reply.status == "error":
-                        cell_errors.append(f"code cell {i + 1} raised {reply.ename}")
-                    elif reply.status != "ok":
-                        cell_errors.append(f"code cell {i + 1}: "
-                                           f"{_describe_stop(reply, self.cell_timeout)}")
-                    if kernel.broken is not None or time.monotonic() > deadline:
-                        if i + 1 < len(sub.cells):
-                            cell_errors.append(f"code cells {i + 2} to {len(sub.cells)} "
-                                               f"did not run")
-                        break
+                fatal = self._run_cells(kernel, sub, deadline, cell_errors)
+            if fatal is None:
                 for q_index, question in enumerate(questions):
+                    kernel.step = f"question {q_index + 1} ({question.name})"
                     collected[question.name] = self._run_question(
                         kernel, question, q_index, deadline)
         finally:
@@ -645,6 +827,26 @@ class Grader:
         report["notes"] = notes
         return report
 
+    def _run_cells(self, kernel, sub, deadline, cell_errors) -> str | None:
+        """Run the notebook's code cells; return a reason when a limit stopped them."""
+        for i, source in enumerate(sub.cells):
+            kernel.step = f"code cell {i + 1}"
+            reply = kernel.execute(source, self.cell_timeout, deadline)
+            if reply.status == "limit":
+                # Nothing the notebook defines can be trusted to be complete.
+                return reply.evalue
+            if reply.status == "error":
+                cell_errors.append(f"code cell {i + 1} raised {reply.ename}")
+            elif reply.status != "ok":
+                cell_errors.append(f"code cell {i + 1}: "
+                                   f"{_describe_stop(reply, self.cell_timeout)}")
+            if kernel.broken is not None or time.monotonic() > deadline:
+                if i + 1 < len(sub.cells):
+                    cell_errors.append(f"code cells {i + 2} to {len(sub.cells)} "
+                                       f"did not run")
+                break
+        return None
+
     def _run_question(self, kernel, question, q_index, deadline):
         """Call one question's function in the kernel; return (cases, arrays, meta) or a reason."""
         if kernel.broken is not None:
@@ -668,6 +870,8 @@ class Grader:
             return "the grader could not hand the inputs to the kernel"
         reply = kernel.execute(_harness_call(in_path, out_path), self.cell_timeout, deadline)
         if reply.status != "ok":
+            if reply.status == "limit":
+                return reply.evalue
             if reply.status == "error":
                 return (f"the grader could not call {question.name} "
                         f"({reply.ename}: {reply.evalue})")
@@ -682,6 +886,12 @@ class Grader:
                     p.unlink()
                 except OSError:
                     pass
+        # The harness catches what the function raises; a limit behind it
+        # still costs the question.
+        for case in meta.get("cases", []):
+            hit = kernel.limit_in_error(case.get("type", ""), case.get("message", ""))
+            if hit is not None:
+                return kernel.stop_for(hit).evalue
         return cases, got, meta
 
 
@@ -748,8 +958,106 @@ def zero_report(report: dict, reason: str) -> dict:
     return out
 
 
+def select_shard(paths, shard: tuple[int, int] | None) -> list[str]:
+    """The submissions of shard ``K`` of ``N`` (1-based): every N-th one, from the K-th.
+
+    The paths are sorted first, so that every machine of a sharded run,
+    given the same folder, splits it the same way and the shards together
+    hold every submission exactly once.
+    """
+    # The order of a folder given on the command line (path components).
+    paths = sorted((str(p) for p in paths), key=lambda p: Path(p).parts)
+    if shard is None:
+        return paths
+    k, n = shard
+    if not (isinstance(k, int) and isinstance(n, int) and 1 <= k <= n):
+        raise ValueError(f"shard must be K/N with 1 <= K <= N, got {k}/{n}")
+    return paths[k - 1::n]
+
+
+class _Batch:
+    """The reports of one run and who may have changed the library files."""
+
+    def __init__(self, grader: Grader, subs: list[Submission], progress):
+        self.grader = grader
+        self.subs = subs
+        self.progress = progress
+        self.reports: list[dict | None] = [None] * len(subs)
+        self.lock = threading.Lock()
+        self.active: set[int] = set()
+        self.suspects: set[int] = set()
+        self.tampered: set[int] = set()
+        self.done = 0
+
+    def _finish(self, i: int, report: dict) -> None:
+        self.reports[i] = report
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, len(self.subs), report)
+
+    def work(self, i: int) -> None:
+        with self.lock:
+            self.active.add(i)
+            self.suspects.add(i)
+        try:
+            report = self.grader.grade(self.subs[i])
+        except Exception as exc:  # a bug or an exotic failure: report it, keep going
+            report = _error_report(self.subs[i], f"grading failed: {type(exc).__name__}: "
+                                                 f"{_harness.clean_text(exc, 120)}")
+        with self.lock:
+            self.active.discard(i)
+            guard = self.grader.guard
+            changed = guard.changed()
+            guard.restore(changed)
+            if guard.tampered(changed):
+                # With several kernels at once the change cannot be pinned on
+                # one of them: every submission that ran since the last clean
+                # check is blamed.
+                self.tampered.update(self.suspects)
+            self.suspects.clear()
+            self.suspects.update(self.active)
+            self._finish(i, report)
+
+    def run(self, jobs: int) -> list[dict]:
+        todo = []
+        for i, sub in enumerate(self.subs):
+            if sub.error is not None:
+                self._finish(i, _error_report(sub, sub.error))
+            else:
+                todo.append(i)
+        with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
+            futures = {pool.submit(self.work, i) for i in todo}
+            try:
+                while futures:
+                    finished, futures = wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for f in finished:
+                        f.result()
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                kill_all_kernels()
+                raise
+        for i in self.tampered:
+            self.reports[i] = zero_report(self.reports[i], "modified the rnnbook library files")
+        return self.reports
+
+
+def _log_confinement(grader: Grader, log) -> None:
+    if log is None:
+        return
+    if grader.sandbox.enabled:
+        log(f"kernels are confined: {grader.sandbox.reason}")
+    else:
+        log(f"kernels are NOT confined ({grader.sandbox.reason}): a notebook can read "
+            f"and change what this user can")
+    probe = make_container(grader.limits, "probe", grader.limit_mode)
+    probe.close()
+    log(f"limits per submission ({probe.kind}): {grader.limits.describe()}")
+
+
 def grade_submissions(paths, *, jobs=2, cell_timeout=30.0, total_timeout=300.0,
-                      sandbox="auto", hide=(), protect=(), memory_mb=4096,
+                      sandbox="auto", hide=(), protect=(), limits: Limits | None = None,
+                      memory_mb=None, limit_mode="auto", shard=None,
                       progress=None, log=None, exercise=None) -> list[dict]:
     """Grade notebooks and return one report dict per submission, in input order.
 
@@ -764,11 +1072,16 @@ def grade_submissions(paths, *, jobs=2, cell_timeout=30.0, total_timeout=300.0,
             space are always hidden).
         protect: extra directories whose files are checked and restored
             after every submission, like the library's.
-        memory_mb: address-space limit of each kernel.
+        limits: the resource budget of each submission
+            (:class:`~rnnbook.grading.limits.Limits`; default: its defaults).
+        memory_mb: shorthand for ``limits.memory_mb``.
+        limit_mode: "auto" (cgroups when possible) or "rlimits".
+        shard: ``(K, N)`` to grade only shard K of N of the sorted paths
+            (see :func:`select_shard`); the reports are then in sorted order.
         progress: callable ``progress(done, total, report)`` called after
             each submission, or None.
         log: callable taking one line of text about the run (whether the
-            kernels are confined), or None.
+            kernels are confined, which limits hold), or None.
         exercise: the exercise id of every submission, for notebooks whose
             metadata lost it; None reads it from each notebook.
 
@@ -779,75 +1092,21 @@ def grade_submissions(paths, *, jobs=2, cell_timeout=30.0, total_timeout=300.0,
         cells that raised or timed out, in words).
     """
     paths = [str(p) for p in paths]
+    if shard is not None:
+        paths = select_shard(paths, shard)
+    if limits is None:
+        limits = Limits() if memory_mb is None else Limits(memory_mb=memory_mb)
+    elif memory_mb is not None:
+        limits = replace(limits, memory_mb=memory_mb)
     # Every submission is read before any kernel starts, so no notebook can
     # change another one on disk before it is graded.
     subs = [read_submission(p, exercise) for p in paths]
     hide = list(hide) + sorted({os.path.dirname(os.path.abspath(p)) for p in paths})
-    reports: list[dict | None] = [None] * len(subs)
     grader = Grader(cell_timeout=cell_timeout, total_timeout=total_timeout, sandbox=sandbox,
-                    hide=hide, protect=protect, memory_mb=memory_mb)
-    if log is not None:
-        if grader.sandbox.enabled:
-            log(f"kernels are confined: {grader.sandbox.reason}")
-        else:
-            log(f"kernels are NOT confined ({grader.sandbox.reason}): a notebook can read "
-                f"and change what this user can")
-    lock = threading.Lock()
-    active: set[int] = set()
-    suspects: set[int] = set()
-    tampered: set[int] = set()
-    done = [0]
-
-    def work(i: int) -> None:
-        with lock:
-            active.add(i)
-            suspects.add(i)
-        try:
-            report = grader.grade(subs[i])
-        except Exception as exc:  # a bug or an exotic failure: report it, keep going
-            report = _error_report(subs[i], f"grading failed: {type(exc).__name__}: "
-                                            f"{_harness.clean_text(exc, 120)}")
-        with lock:
-            active.discard(i)
-            changed = grader.guard.changed()
-            grader.guard.restore(changed)
-            if grader.guard.tampered(changed):
-                # With several kernels at once the change cannot be pinned on
-                # one of them: every submission that ran since the last clean
-                # check is blamed.
-                tampered.update(suspects)
-            suspects.clear()
-            suspects.update(active)
-            reports[i] = report
-            done[0] += 1
-            if progress is not None:
-                progress(done[0], len(subs), report)
-
+                    hide=hide, protect=protect, limits=limits, limit_mode=limit_mode)
     try:
-        todo = []
-        for i, sub in enumerate(subs):
-            if sub.error is not None:
-                reports[i] = _error_report(sub, sub.error)
-                done[0] += 1
-                if progress is not None:
-                    progress(done[0], len(subs), reports[i])
-            else:
-                todo.append(i)
-        with ThreadPoolExecutor(max_workers=max(1, int(jobs))) as pool:
-            futures = {pool.submit(work, i) for i in todo}
-            try:
-                while futures:
-                    finished, futures = wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)
-                    for f in finished:
-                        f.result()
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                kill_all_kernels()
-                raise
+        _log_confinement(grader, log)
+        return _Batch(grader, subs, progress).run(jobs)
     finally:
         kill_all_kernels()
         grader.close()
-    for i in tampered:
-        reports[i] = zero_report(reports[i], "modified the rnnbook library files")
-    return reports

@@ -4,8 +4,8 @@ Three pieces, used by :mod:`rnnbook.grading.runner`:
 
 * :func:`build_stub_package` copies the installed ``rnnbook`` package and
   replaces the implementations of the graded functions by stubs that raise
-  ``RuntimeError`` (every function and class of ``rnn``, ``lstm``, ``gru``
-  and ``grading.references``; ``clip_grad_norm``/``grad_norm`` of
+  ``RuntimeError`` (every function and class of ``nn.rnn``, ``nn.lstm``,
+  ``nn.gru``, the fast ``nn.kernels`` and ``grading.references``; ``clip_grad_norm``/``grad_norm`` of
   ``optim``; ``softmax``/``log_softmax`` of ``activations``), and
   ``rnnbook.grading`` by a module whose ``check`` only says that
   self-checks are skipped. Kernels find this copy first on ``PYTHONPATH``
@@ -327,6 +327,10 @@ def _pth_dirs() -> list[str]:
     return out
 
 
+_JOIN_SCRIPT = ('while [ "$1" != -- ]; do echo $$ > "$1" || exit 3; shift; done; '
+                'shift; exec "$@"')
+
+
 class Sandbox:
     """Builds the command that starts one kernel, confined when possible.
 
@@ -402,20 +406,33 @@ class Sandbox:
         return {"RLIMIT_AS": self.memory_mb * 2**20, "RLIMIT_FSIZE": 256 * 2**20,
                 "RLIMIT_CORE": 0}
 
-    def prefix(self, sandboxed: bool) -> list[str]:
+    def prefix(self, sandboxed: bool, join=()) -> list[str]:
         cmd = []
         if self.setpriv:
             # The kernel (or unshare, which then takes the kernel with it)
             # dies when the grader's thread that started it dies.
             cmd += [self.setpriv, "--pdeathsig", "KILL"]
+        if join:
+            # The first process enters the submission's cgroups before it
+            # starts anything, so every later process is born inside them.
+            cmd += ["/bin/sh", "-c", _JOIN_SCRIPT, "sh", *join, "--"]
         if sandboxed:
             cmd += [self.unshare, "--user", "--map-root-user", "--pid", "--fork", "--net",
                     "--mount", "--kill-child"]
         return cmd
 
     def command(self, workdir: Path, root: Path, argv: list[str], env: dict,
-                config_path: Path, probe: bool = False, sandboxed: bool | None = None) -> list[str]:
-        """Write the launcher configuration and return the command to run."""
+                config_path: Path, probe: bool = False, sandboxed: bool | None = None,
+                rlimits: dict | None = None, join=(), uid: int | None = None) -> list[str]:
+        """Write the launcher configuration and return the command to run.
+
+        Args:
+            rlimits: per-process limits (default: the address-space and
+                file-size limits alone).
+            join: ``cgroup.procs`` files the first process enters.
+            uid: without the sandbox, the unprivileged user id the kernel
+                runs as (None: the grader's own).
+        """
         sandboxed = self.enabled if sandboxed is None else sandboxed
         cfg = {
             "sandbox": sandboxed,
@@ -424,13 +441,17 @@ class Sandbox:
             "workdir": str(workdir),
             "hide": self.hide,
             "expose": self._exposures(workdir),
-            "rlimits": self._rlimits(),
+            "rlimits": self._rlimits() if rlimits is None else rlimits,
+            # Outside a pid namespace the launcher stays above the kernel
+            # and collects whatever it leaves behind.
+            "supervise": not sandboxed and not probe,
+            "uid": None if sandboxed else uid,
             "argv": argv,
             "env": env,
         }
         config_path.write_text(json.dumps(cfg))
-        return self.prefix(sandboxed) + [sys.executable, "-I", str(self.launcher),
-                                         str(config_path)]
+        return self.prefix(sandboxed, join) + [sys.executable, "-I", str(self.launcher),
+                                               str(config_path)]
 
     def _probe(self) -> tuple[bool, str]:
         """Start a throw-away process the way kernels will be; check what it sees."""

@@ -34,6 +34,7 @@ BLOCKED = {
     "rnnbook.nn.rnn": "*",
     "rnnbook.nn.lstm": "*",
     "rnnbook.nn.gru": "*",
+    "rnnbook.nn.kernels": "*",
     "rnnbook.grading.references": "*",
     "rnnbook.train.optim": ("clip_grad_norm", "grad_norm"),
     "rnnbook.nn.activations": ("softmax", "log_softmax"),
@@ -53,15 +54,16 @@ def given_functions(exercise: str | None) -> set[str]:
     return {q.forward for q in EXERCISES[exercise] if q.forward and q.forward not in own}
 
 
-def _module_members(mod) -> list[str]:
+def module_members(mod) -> list[str]:
+    """Names of the functions and classes defined in the module ``mod`` itself."""
     return [n for n, v in vars(mod).items()
             if not n.startswith("__") and isinstance(v, (types.FunctionType, type))
             and getattr(v, "__module__", None) == mod.__name__]
 
 
-def _needed_by(mod, roots) -> set[str]:
+def needed_by(mod, roots) -> set[str]:
     """Module members that the functions ``roots`` use, directly or through each other."""
-    members = set(_module_members(mod))
+    members = set(module_members(mod))
     todo, seen = list(roots), set()
     while todo:
         n = todo.pop()
@@ -95,8 +97,8 @@ def blocked_for(exercise: str | None = None) -> dict[str, list[str]]:
     out = {}
     for mod_name, names in BLOCKED.items():
         mod = importlib.import_module(mod_name)
-        names = _module_members(mod) if names == "*" else list(names)
-        keep = _needed_by(mod, [g for g in given if hasattr(mod, g)]) - own
+        names = module_members(mod) if names == "*" else list(names)
+        keep = needed_by(mod, [g for g in given if hasattr(mod, g)]) - own
         out[mod_name] = [n for n in names if n not in keep]
     return out
 

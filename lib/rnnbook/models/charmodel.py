@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnbook.checks import Shapes
+from rnnbook.checks import Shapes, check_ids, check_ids_below
 from rnnbook.nn.activations import softmax
 from rnnbook.datasets import tbptt_batches
 from rnnbook.nn.init import init_affine, init_rnn
@@ -38,10 +38,12 @@ from rnnbook.nn.layers import (
     temporal_affine_backward,
     temporal_affine_forward,
 )
-from rnnbook.nn.rnn import rnn_backward, rnn_forward, rnn_step_forward
+from rnnbook.nn.kernels import rnn_backward_fast, rnn_forward_fast
+from rnnbook.nn.rnn import rnn_step_forward
 
 __all__ = [
     "PARAM_NAMES",
+    "mean_chunk_loss",
     "init_char_rnn",
     "one_hot",
     "char_rnn_loss",
@@ -74,20 +76,6 @@ def _check_params(params) -> tuple[dict, Shapes]:
     return checked, s
 
 
-def _check_in_vocab(name, ids, V):
-    """Raise when an entry of the integer array ``ids`` lies outside [0, V)."""
-    if ids.size and (ids.min() < 0 or ids.max() >= V):
-        bad = ids[(ids < 0) | (ids >= V)].flat[0]
-        raise ValueError(f"{name} contains {bad}, outside the vocabulary [0, {V})")
-
-
-def _check_ids(name, ids, V, shape, s):
-    """Check an id array's shape with ``s`` and its entries against V; return it."""
-    ids = s.check(name, ids, shape, dtype="int")
-    _check_in_vocab(name, ids, V)
-    return ids
-
-
 def init_char_rnn(V: int, H: int, rng, dtype=np.float64) -> dict[str, np.ndarray]:
     """Fresh parameters for a character model with V characters and H hidden units.
 
@@ -103,6 +91,8 @@ def init_char_rnn(V: int, H: int, rng, dtype=np.float64) -> dict[str, np.ndarray
     Returns:
         params: dict with ``Wx`` (V, H), ``Wh`` (H, H), ``b`` (H,),
             ``Wy`` (H, V), ``by`` (V,).
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     cell = init_rnn(V, H, rng, dtype=dtype)
     out = init_affine(H, V, rng, dtype=dtype)
@@ -120,13 +110,15 @@ def one_hot(ids, V: int, dtype=np.float64) -> np.ndarray:
     Returns:
         out: ``ids.shape + (V,)``, with ``out[..., i] = 1`` where ``ids == i``
             and 0 elsewhere.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     ids = np.asarray(ids)
     if not np.issubdtype(ids.dtype, np.integer):
         raise ValueError(f"ids has dtype {ids.dtype} but needs an integer dtype")
     if int(V) != V or V < 1:
         raise ValueError(f"V is {V} but needs a positive integer")
-    _check_in_vocab("ids", ids, V)
+    check_ids_below(ids, V)
     out = np.zeros(ids.shape + (int(V),), dtype=dtype)
     np.put_along_axis(out, ids[..., None], 1, axis=-1)
     return out
@@ -136,13 +128,13 @@ def _forward(params, x, y, h0):
     """Shared forward pass; returns everything the loss and the backward need."""
     p, s = _check_params(params)
     V, H = s["V"], s["H"]
-    x = _check_ids("x", x, V, ("N", "T"), s)
-    y = _check_ids("y", y, V, ("N", "T"), s)
+    x = check_ids("x", x, V, ("N", "T"), s)
+    y = check_ids("y", y, V, ("N", "T"), s)
     N = s["N"]
     if h0 is None:
         h0 = np.zeros((N, H), dtype=p["Wx"].dtype)
     h0 = s.check("h0", h0, ("N", "H"))
-    hs, rnn_cache = rnn_forward(one_hot(x, V, p["Wx"].dtype), h0, p["Wx"], p["Wh"], p["b"])
+    hs, rnn_cache = rnn_forward_fast(one_hot(x, V, p["Wx"].dtype), h0, p["Wx"], p["Wh"], p["b"])
     logits, out_cache = temporal_affine_forward(hs, p["Wy"], p["by"])
     loss, dlogits = softmax_cross_entropy(logits, y)
     return loss, dlogits, hs, rnn_cache, out_cache
@@ -162,6 +154,8 @@ def char_rnn_loss(params, x, y, h0=None) -> tuple[float, np.ndarray]:
         loss: Python float, mean cross-entropy in nats per character.
         h_last: the hidden state after the last step, (N, H), to start the
             next chunk from.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     loss, _, hs, _, _ = _forward(params, x, y, h0)
     return loss, hs[:, -1].copy()
@@ -185,10 +179,12 @@ def char_rnn_loss_and_grads(params, x, y, h0=None) -> tuple[float, dict, np.ndar
         loss: Python float, mean cross-entropy over the N*T positions.
         grads: dict with the keys and shapes of ``params``.
         h_last: the hidden state after the last step, (N, H).
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     loss, dlogits, hs, rnn_cache, out_cache = _forward(params, x, y, h0)
     dhs, dWy, dby = temporal_affine_backward(dlogits, out_cache)
-    _, _, dWx, dWh, db = rnn_backward(dhs, rnn_cache)
+    _, _, dWx, dWh, db = rnn_backward_fast(dhs, rnn_cache)
     grads = {"Wx": dWx, "Wh": dWh, "b": db, "Wy": dWy, "by": dby}
     return loss, grads, hs[:, -1].copy()
 
@@ -209,18 +205,31 @@ def evaluate_char_rnn(params, encoded, batch_size: int = 16, seq_len: int = 64) 
 
     Returns:
         Mean cross-entropy in nats per character, as a Python float.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
-    return _mean_chunk_loss(lambda x, y, h: char_rnn_loss(params, x, y, h),
+    return mean_chunk_loss(lambda x, y, h: char_rnn_loss(params, x, y, h),
                             encoded, batch_size, seq_len)
 
 
-def _mean_chunk_loss(chunk_loss, encoded, batch_size: int, seq_len: int) -> float:
+def mean_chunk_loss(chunk_loss, encoded, batch_size: int, seq_len: int) -> float:
     """Mean of ``chunk_loss`` over the chunks of :func:`rnnbook.datasets.text.tbptt_batches`.
 
     ``chunk_loss(x, y, state) -> (loss, state)`` scores one chunk from the
     state the previous chunk left (None for the first), so the model reads
     the text as during training. The character model of
     :mod:`rnnbook.models.compare` is evaluated the same way.
+
+    Args:
+        chunk_loss: the model's loss on one chunk, as above.
+        encoded: int array (L,), the text as ids.
+        batch_size: number of parallel tracks.
+        seq_len: characters per chunk.
+
+    Returns:
+        the mean loss over the chunks, a Python float.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     total, chunks, state = 0.0, 0, None
     for x, y in tbptt_batches(encoded, batch_size, seq_len):
@@ -249,6 +258,8 @@ def sample(params, seed_idx, n: int, temperature: float, rng, h0=None) -> np.nda
 
     Returns:
         ids: int64 array (n,), the generated characters (the seed excluded).
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     p, s = _check_params(params)
     V, H = s["V"], s["H"]
@@ -260,7 +271,7 @@ def sample(params, seed_idx, n: int, temperature: float, rng, h0=None) -> np.nda
     if not temperature > 0:
         raise ValueError(f"temperature is {temperature} but needs to be > 0")
     seed = np.atleast_1d(np.asarray(seed_idx))
-    seed = _check_ids("seed_idx", seed, V, ("S",), Shapes())
+    seed = check_ids("seed_idx", seed, V, ("S",), Shapes())
     if seed.size == 0:
         raise ValueError("seed_idx is empty; give at least one character id")
     dtype = p["Wx"].dtype
@@ -304,6 +315,8 @@ def tbptt_stream(encoded, batch_size: int, seq_len: int, rng):
 
     Returns:
         next_chunk: callable returning ``(x (N, T) int64, y (N, T) int64, first bool)``.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng is a {type(rng).__name__} but needs a numpy Generator")
@@ -336,6 +349,8 @@ class CarriedStateStep:
 
     Attributes:
         h: the carried hidden state, (N, H), or None before the first call.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
 
     def __init__(self):

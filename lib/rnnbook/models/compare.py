@@ -34,14 +34,13 @@ from __future__ import annotations
 import numpy as np
 
 from rnnbook.nn import init as _init
-from rnnbook.checks import Shapes
-from rnnbook.models.charmodel import _check_ids, _mean_chunk_loss, one_hot, tbptt_stream
+from rnnbook.checks import Shapes, check_ids
+from rnnbook.models.charmodel import mean_chunk_loss, one_hot, tbptt_stream
 from rnnbook.nn.cells import Cell, get_cell
-from rnnbook.nn.cells import _one_state_cell
+from rnnbook.nn.cells import one_state_cell
 from rnnbook.nn.gru import (gru_original_backward, gru_original_forward,
                          gru_original_step_backward, gru_original_step_forward)
 from rnnbook.nn.layers import softmax_cross_entropy, temporal_affine_backward, temporal_affine_forward
-from rnnbook.nn.sequence import CELLS as _CELL_KEYS
 from rnnbook.nn.sequence import recurrent_backward, recurrent_forward
 from rnnbook.train.optim import Adam
 from rnnbook.train.loop import make_rng, train
@@ -85,14 +84,19 @@ def gru_original_cell() -> Cell:
 
     Returns:
         a :class:`rnnbook.nn.cells.Cell` named ``"gru-original"``.
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
-    return _one_state_cell("gru-original", _init.init_gru, _CELL_KEYS["gru"],
-                           gru_original_step_forward, gru_original_step_backward,
-                           gru_original_forward, gru_original_backward)
+    return one_state_cell("gru-original", _init.init_gru, get_cell("gru").param_names,
+                          gru_original_step_forward, gru_original_step_backward,
+                          gru_original_forward, gru_original_backward, n_gates=3)
 
 
 def count_params(params) -> int:
-    """Total number of scalars in a parameter dict (the sum of the arrays' sizes)."""
+    """Total number of scalars in a parameter dict (the sum of the arrays' sizes).
+
+    Taught in: Chapter 5, Gated recurrent units.
+    """
     if not isinstance(params, dict):
         raise ValueError(f"params is a {type(params).__name__} but needs a dict of arrays")
     return int(sum(np.asarray(v).size for v in params.values()))
@@ -116,6 +120,8 @@ def init_char_model(cell, V: int, H: int, rng, dtype=np.float64) -> dict[str, np
         params: the cell's dict (``Wx`` (V, kH), ``Wh`` (H, kH) and its
             biases, k = 1, 4, 3 for rnn, lstm, gru) plus ``Wy`` (H, V) and
             ``by`` (V,).
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
     cell = _check_cell(cell)
     params = dict(get_cell(cell).init(V, H, rng, dtype=dtype))
@@ -128,7 +134,7 @@ def _split(cell, params):
     """Check the parameter dict; return (cell params, Wy, by, V, H)."""
     if not isinstance(params, dict):
         raise ValueError(f"params is a {type(params).__name__} but needs a dict of arrays")
-    needed = _CELL_KEYS[cell] + _READOUT
+    needed = get_cell(cell).param_names + _READOUT
     missing = [k for k in needed if k not in params]
     extra = [k for k in params if k not in needed]
     if missing or extra:
@@ -141,7 +147,7 @@ def _split(cell, params):
     # link between the cell and the readout: one-hot inputs make D = V.
     s.check("params['Wx']", params["Wx"], ("V", "Kx"))
     s.check("params['Wh']", params["Wh"], ("H", "Kx"))
-    return {k: params[k] for k in _CELL_KEYS[cell]}, Wy, by, s["V"], s["H"]
+    return {k: params[k] for k in get_cell(cell).param_names}, Wy, by, s["V"], s["H"]
 
 
 def _check_state(cell, state, N, H, dtype):
@@ -166,8 +172,8 @@ def _forward(cell, params, x, y, state):
     cell = _check_cell(cell)
     p, Wy, by, V, H = _split(cell, params)
     s = Shapes(V=V)
-    x = _check_ids("x", x, V, ("N", "T"), s)
-    y = _check_ids("y", y, V, ("N", "T"), s)
+    x = check_ids("x", x, V, ("N", "T"), s)
+    y = check_ids("y", y, V, ("N", "T"), s)
     h0, c0 = _check_state(cell, state, s["N"], H, Wy.dtype)
     h, cell_cache = recurrent_forward(cell, one_hot(x, V, Wy.dtype), h0, p, c0=c0)
     logits, out_cache = temporal_affine_forward(h, Wy, by)
@@ -192,6 +198,8 @@ def char_model_loss(cell, params, x, y, state=None) -> tuple[float, tuple]:
     Returns:
         loss: Python float, mean cross-entropy in nats per character.
         state: the state after the last step, a tuple like ``state``.
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
     loss, _, _, _, last = _forward(cell, params, x, y, state)
     return loss, last
@@ -215,10 +223,12 @@ def char_model_loss_and_grads(cell, params, x, y, state=None) -> tuple[float, di
         loss: Python float, mean cross-entropy over the N*T positions.
         grads: dict with the keys and shapes of ``params``.
         state: the state after the last step.
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
     loss, dlogits, cell_cache, out_cache, last = _forward(cell, params, x, y, state)
     dh, dWy, dby = temporal_affine_backward(dlogits, out_cache)
-    _, _, grads = recurrent_backward(dh, cell_cache)
+    _, _, grads, _ = recurrent_backward(dh, cell_cache)
     grads = dict(grads)
     grads["Wy"], grads["by"] = dWy, dby
     return loss, grads, last
@@ -241,8 +251,10 @@ def evaluate_char_model(cell, params, encoded, batch_size: int = 16, seq_len: in
 
     Returns:
         Mean cross-entropy in nats per character, a Python float.
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
-    return _mean_chunk_loss(lambda x, y, state: char_model_loss(cell, params, x, y, state),
+    return mean_chunk_loss(lambda x, y, state: char_model_loss(cell, params, x, y, state),
                             encoded, batch_size, seq_len)
 
 
@@ -261,6 +273,8 @@ class CharModelStep:
     Attributes:
         cell: the cell's name.
         state: the carried state, ``(h,)`` or ``(h, c)``, or None before the first call.
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
 
     def __init__(self, cell):
@@ -309,6 +323,8 @@ def train_char_model(cell, train_ids, V: int, H: int, steps: int, rng=0, *, vali
     Returns:
         history: :class:`rnnbook.train.loop.History` of the run.
         params: only when ``return_params`` is true, as a second element.
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
     cell = _check_cell(cell)
     if isinstance(steps, bool) or int(steps) != steps or steps < 1:
@@ -343,6 +359,8 @@ def markdown_table(header, rows, align=None) -> str:
 
     Returns:
         the table, one line per row, header and separator first.
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
     header = [str(h) for h in header]
     K = len(header)

@@ -58,6 +58,8 @@ def init_adding_model(cell, H: int, rng, dtype=np.float64) -> dict:
     Returns:
         dict with the cell's parameters (from its ``init``) plus ``Wy`` (H, 1)
         and ``by`` (1,).
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     cell = get_cell(cell)
     params = dict(cell.init(2, H, rng, dtype=dtype))
@@ -91,11 +93,13 @@ def adding_predict(cell, params: dict, x) -> np.ndarray:
 
     Returns:
         y_hat: (N,).
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     cell = get_cell(cell)
     x, _ = _check_batch(x)
     H = params["Wy"].shape[0]
-    h, _ = cell.forward(x, np.zeros((x.shape[0], H), dtype=x.dtype), _cell_params(params))
+    (h, *_), _ = cell.forward(x, cell.zero_states(x.shape[0], H, x.dtype), _cell_params(params))
     out, _ = affine_forward(h[:, -1], params["Wy"], params["by"])
     return out[:, 0]
 
@@ -116,26 +120,31 @@ def adding_loss_and_grads(cell, params: dict, batch) -> tuple[float, dict]:
     Returns:
         loss: Python float.
         grads: dict with the keys of ``params``.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     cell = get_cell(cell)
     x, y = _check_batch(*batch)
     N = x.shape[0]
     H = params["Wy"].shape[0]
-    h, cache = cell.forward(x, np.zeros((N, H), dtype=x.dtype), _cell_params(params))
+    (h, *_), cache = cell.forward(x, cell.zero_states(N, H, x.dtype), _cell_params(params))
     out, aff_cache = affine_forward(h[:, -1], params["Wy"], params["by"])
     loss, dout = mse_loss(out[:, 0], y.astype(out.dtype, copy=False))
     dlast, dWy, dby = affine_backward(dout[:, None], aff_cache)
     # Only the last hidden state reaches the loss; BPTT carries it back.
     dh = np.zeros_like(h)
     dh[:, -1] = dlast
-    _, _, grads = cell.backward(dh, cache)
+    _, _, grads = cell.backward((dh,) + (None,) * (len(cell.state_names) - 1), cache)
     grads = dict(grads)
     grads["Wy"], grads["by"] = dWy, dby
     return loss, grads
 
 
 def adding_mse(cell, params: dict, x, y) -> float:
-    """Mean squared error of the model on a fixed set ``x`` (N, T, 2), ``y`` (N,)."""
+    """Mean squared error of the model on a fixed set ``x`` (N, T, 2), ``y`` (N,).
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
+    """
     x, y = _check_batch(x, y)
     return float(np.mean((adding_predict(cell, params, x) - y) ** 2))
 
@@ -176,6 +185,8 @@ def train_adding_problem(cell="rnn", T: int = 50, H: int = 32, steps: int = 500,
         test_mse: Python float, MSE on the test set after training (compare
             with :data:`ADDING_BASELINE_MSE`); inf if training diverged.
         params: only when ``return_params`` is true, as a third element.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     cell = get_cell(cell)
     for name, value in (("T", T), ("H", H), ("steps", steps), ("batch_size", batch_size),

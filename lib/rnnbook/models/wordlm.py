@@ -54,6 +54,8 @@ def init_word_lm(cell, V: int, D: int, H: int, rng, dtype=np.float64) -> dict:
     Returns:
         dict with the cell's parameters (from its ``init``, e.g. ``Wx`` (D, 4H)
         for the LSTM), ``E`` (V, D), ``Wy`` (H, V) and ``by`` (V,).
+
+    Taught in: Chapter 4, Long short-term memory.
     """
     cell = get_cell(cell)
     params = dict(cell.init(D, H, rng, dtype=dtype))
@@ -93,12 +95,14 @@ def word_lm_forward(cell, params: dict, ids):
             the cell's cache (for the LSTM, ``cache[2].i``, ``.f``, ``.g``,
             ``.o``, ``.c`` hold the gates and cell states) and its second the
             hidden states h, (N, T, H).
+
+    Taught in: Chapter 4, Long short-term memory.
     """
     cell = get_cell(cell)
     E, Wy, ids, s = _check(params, ids)
     x, emb_cache = embedding_forward(ids, E)
-    h0 = np.zeros((s["N"], s["H"]), dtype=E.dtype)
-    h, cell_cache = cell.forward(x, h0, _cell_params(params))
+    states0 = cell.zero_states(s["N"], s["H"], E.dtype)
+    (h, *_), cell_cache = cell.forward(x, states0, _cell_params(params))
     logits, aff_cache = temporal_affine_forward(h, Wy, params["by"])
     return logits, (emb_cache, h, cell_cache, aff_cache, cell)
 
@@ -118,12 +122,14 @@ def word_lm_loss_and_grads(cell, params: dict, batch) -> tuple[float, dict]:
     Returns:
         loss: Python float, in nats per predicted word.
         grads: dict with the keys of ``params``.
+
+    Taught in: Chapter 4, Long short-term memory.
     """
     inputs, targets, mask = batch
     logits, (emb_cache, h, cell_cache, aff_cache, cell) = word_lm_forward(cell, params, inputs)
     loss, dlogits = softmax_cross_entropy(logits, targets, mask)
     dh, dWy, dby = temporal_affine_backward(dlogits, aff_cache)
-    dx, _, grads = cell.backward(dh, cell_cache)
+    dx, _, grads = cell.backward((dh,) + (None,) * (len(cell.state_names) - 1), cell_cache)
     grads = dict(grads)
     grads["E"] = embedding_backward(dx, emb_cache)
     grads["Wy"], grads["by"] = dWy, dby
@@ -140,6 +146,8 @@ def next_word_probs(cell, params: dict, ids) -> np.ndarray:
 
     Returns:
         probs: (V,) or (N, V), the softmax of the logits after the last id.
+
+    Taught in: Chapter 4, Long short-term memory.
     """
     ids = np.asarray(ids)
     single = ids.ndim == 1

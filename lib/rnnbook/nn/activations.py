@@ -25,6 +25,8 @@ def sigmoid(x) -> np.ndarray:
     ``exp(-x)`` overflows for very negative x, so that branch is rewritten as
     ``exp(x) / (1 + exp(x))``; each branch only exponentiates non-positive
     numbers. Shape and dtype of ``x`` are kept.
+
+    Taught in: Chapter 4, Long short-term memory.
     """
     x = _as_float(x)
     e = np.exp(-np.abs(x))  # in (0, 1], never overflows
@@ -32,7 +34,10 @@ def sigmoid(x) -> np.ndarray:
 
 
 def tanh(x) -> np.ndarray:
-    """Hyperbolic tangent (numpy's is already stable); shape and dtype kept."""
+    """Hyperbolic tangent (numpy's is already stable); shape and dtype kept.
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
+    """
     return np.tanh(_as_float(x))
 
 
@@ -41,6 +46,8 @@ def softmax(x, axis: int = -1) -> np.ndarray:
 
     Subtracting the maximum first leaves the result unchanged and keeps every
     exponent at or below zero.
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
     """
     x = _as_float(x)
     z = x - np.max(x, axis=axis, keepdims=True)
@@ -53,6 +60,8 @@ def log_softmax(x, axis: int = -1) -> np.ndarray:
 
     ``log_softmax(x) = z - log(sum(exp(z)))`` with ``z = x - max(x)``, which is
     finite even where the softmax itself underflows to 0.
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
     """
     x = _as_float(x)
     z = x - np.max(x, axis=axis, keepdims=True)

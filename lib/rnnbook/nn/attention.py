@@ -43,7 +43,10 @@ __all__ = [
 
 
 class DotProductCache(NamedTuple):
-    """What :func:`scaled_dot_product_attention_backward` needs."""
+    """What :func:`scaled_dot_product_attention_backward` needs.
+
+    Taught in: Part III, Attention.
+    """
 
     q: np.ndarray
     k: np.ndarray
@@ -53,7 +56,10 @@ class DotProductCache(NamedTuple):
 
 
 class AdditiveCache(NamedTuple):
-    """What :func:`additive_attention_backward` needs."""
+    """What :func:`additive_attention_backward` needs.
+
+    Taught in: Part III, Attention.
+    """
 
     q: np.ndarray
     k: np.ndarray
@@ -104,6 +110,8 @@ def masked_softmax(scores, mask=None) -> np.ndarray:
 
     Returns:
         weights: (N, Tq, Tk), same dtype, each row sums to 1.
+
+    Taught in: Part III, Attention.
     """
     s = Shapes()
     scores = s.check("scores", scores, ("N", "Tq", "Tk"))
@@ -154,6 +162,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, *, scale: float | None = No
         weights: (N, Tq, Tk), attention weights; rows sum to 1, masked
             entries are exactly 0.
         cache: for :func:`scaled_dot_product_attention_backward`.
+
+    Taught in: Part III, Attention.
     """
     s = Shapes()
     q = s.check("q", q, ("N", "Tq", "d"))
@@ -173,6 +183,8 @@ def dot_product_attention(q, k, v, mask=None):
     """Luong's unscaled "dot" attention: :func:`scaled_dot_product_attention` with scale 1.
 
     Its cache goes to :func:`scaled_dot_product_attention_backward`.
+
+    Taught in: Part III, Attention.
     """
     return scaled_dot_product_attention(q, k, v, mask, scale=1.0)
 
@@ -188,6 +200,8 @@ def scaled_dot_product_attention_backward(dout, cache):
         dq: (N, Tq, d).
         dk: (N, Tk, d).
         dv: (N, Tk, dv).
+
+    Taught in: Part III, Attention.
     """
     q, k, v, weights, scale = check_cache(
         "cache", cache, DotProductCache, "scaled_dot_product_attention")
@@ -225,6 +239,8 @@ def additive_attention(q, k, v, Wq, Wk, w, mask=None):
         out: (N, Tq, dv).
         weights: (N, Tq, Tk); rows sum to 1, masked entries are exactly 0.
         cache: for :func:`additive_attention_backward`.
+
+    Taught in: Part III, Attention.
     """
     s = Shapes()
     q = s.check("q", q, ("N", "Tq", "d"))
@@ -259,6 +275,8 @@ def additive_attention_backward(dout, cache):
         dWq: (d, A).
         dWk: (d, A).
         dw: (A,).
+
+    Taught in: Part III, Attention.
     """
     q, k, v, Wq, Wk, w, hidden, weights = check_cache(
         "cache", cache, AdditiveCache, "additive_attention")

@@ -25,9 +25,12 @@ Everything else is the same, including the parameter shapes (there
 needs ``r``, which needs its own product with ``h_prev``, so each step takes
 two sequential products instead of one.
 
-As in :mod:`rnnbook.nn.rnn`, the step functions are the readable definition and
-the sequence functions move the input projections and the weight gradients
-out of the time loop (one product each for all steps).
+As in :mod:`rnnbook.nn.rnn`, ``gru_forward`` and ``gru_backward`` are a plain
+loop over the step functions, written to be read; training uses
+:func:`rnnbook.nn.kernels.gru_forward_fast` and
+:func:`~rnnbook.nn.kernels.gru_backward_fast`. The ``gru_original`` sequence
+functions move the input projections and the weight gradients out of the
+time loop (one product each for all steps).
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ __all__ = [
     "gru_original_step_backward",
     "gru_original_forward",
     "gru_original_backward",
+    "GRUGates",
+    "gru_gate_gradients",
 ]
 
 
@@ -64,8 +69,13 @@ def _check_params(s, Wx, Wh, bx, bh):
     return Wx, Wh, s.check("bx", bx, ("3*H",)), s.check("bh", bh, ("3*H",))
 
 
-class _GateViews:
-    """Read-only views ``r``, ``z``, ``n`` of a ``gates`` array with blocks [r | z | n]."""
+class GRUGates:
+    """Read-only views ``r``, ``z``, ``n`` of a ``gates`` array with blocks [r | z | n].
+
+    The GRU caches (of a step, a sequence, and the kernels') share it.
+
+    Taught in: Chapter 5, Gated recurrent units.
+    """
 
     gates: np.ndarray
 
@@ -94,13 +104,15 @@ class _GateViews:
 # --------------------------------------------------------------------------
 
 @dataclass
-class GRUStepCache(_GateViews):
+class GRUStepCache(GRUGates):
     """What :func:`gru_step_backward` needs from one forward step.
 
     Attributes:
         x: (N, D).  h_prev: (N, H).  Wx: (D, 3H).  Wh: (H, 3H).
         gates: activations [r | z | n], (N, 3H); also as properties r, z, n.
         hn: ``h_prev Wh_n + bh_n``, (N, H), the term the reset gate scales.
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
 
     x: np.ndarray
@@ -112,24 +124,31 @@ class GRUStepCache(_GateViews):
 
 
 @dataclass
-class GRUCache(_GateViews):
+class GRUCache(GRUGates):
     """What :func:`gru_backward` needs from :func:`gru_forward`.
 
     Attributes:
-        x: (N, T, D).  h0: (N, H).  Wx: (D, 3H).  Wh: (H, 3H).
+        steps: the :class:`GRUStepCache` of every step, in order.
         h: hidden states, (N, T, H).
         gates: activations [r | z | n] of every step, (N, T, 3H); also as
             properties r, z, n of shape (N, T, H).
-        hn: ``h_prev Wh_n + bh_n`` of every step, (N, T, H).
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
 
-    x: np.ndarray
-    h0: np.ndarray
-    Wx: np.ndarray
-    Wh: np.ndarray
+    steps: list
     h: np.ndarray
     gates: np.ndarray
-    hn: np.ndarray
+
+    @property
+    def x(self):
+        """The inputs, (N, T, D)."""
+        return np.stack([step.x for step in self.steps], axis=1)
+
+    @property
+    def h0(self):
+        """The initial hidden state, (N, H)."""
+        return self.steps[0].h_prev
 
 
 def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
@@ -145,6 +164,8 @@ def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
     Returns:
         h: new hidden state, (N, H).
         cache: :class:`GRUStepCache` for :func:`gru_step_backward`.
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
     s = Shapes()
     Wx, Wh, bx, bh = _check_params(s, Wx, Wh, bx, bh)
@@ -162,12 +183,22 @@ def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
     return h, GRUStepCache(x, h_prev, Wx, Wh, gates, hn)
 
 
-def _gru_local_backward(dh, h_prev, r, z, n, hn):
-    """Gradients of one step's pre-activations, shared by step and sequence.
+def gru_gate_gradients(dh, h_prev, r, z, n, hn):
+    """Gradients of one GRU step's pre-activations, shared by the step and the kernel.
 
-    Returns ``(dax, dah, dh_direct)``: gradients w.r.t. ``x Wx + bx`` and
-    ``h_prev Wh + bh`` (each (N, 3H)) and the part of ``dh_prev`` that does not
-    pass through ``Wh`` (``dh * z``).
+    Args:
+        dh: total gradient on the step's new hidden state, (N, H).
+        h_prev: previous hidden state, (N, H).
+        r, z, n: the step's reset gate, update gate and candidate, (N, H) each.
+        hn: ``h_prev Wh_n + bh_n``, (N, H).
+
+    Returns:
+        dax: gradient with respect to ``x Wx + bx``, (N, 3H).
+        dah: gradient with respect to ``h_prev Wh + bh``, (N, 3H).
+        dh_direct: the part of ``dh_prev`` that does not pass through ``Wh``
+            (``dh * z``), (N, H).
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
     dn = dh * (1 - z)
     dz = dh * (h_prev - n)
@@ -190,10 +221,12 @@ def gru_step_backward(dh, cache):
     Returns:
         dx: (N, D).  dh_prev: (N, H).  dWx: (D, 3H).  dWh: (H, 3H).
         dbx: (3H,).  dbh: (3H,).
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
     k = check_cache("cache", cache, GRUStepCache, "gru_step_forward")
     dh = check_upstream("dh", dh, k.h_prev.shape, k.h_prev.dtype, "gru_step_forward")
-    dax, dah, dh_prev = _gru_local_backward(dh, k.h_prev, k.r, k.z, k.n, k.hn)
+    dax, dah, dh_prev = gru_gate_gradients(dh, k.h_prev, k.r, k.z, k.n, k.hn)
     dx = dax @ k.Wx.T
     dh_prev = dh_prev + dah @ k.Wh.T
     dWx = k.x.T @ dax
@@ -202,7 +235,10 @@ def gru_step_backward(dh, cache):
 
 
 def gru_forward(x, h0, Wx, Wh, bx, bh):
-    """Run the GRU (PyTorch's formulation) over a whole sequence.
+    """Run the GRU (PyTorch's formulation) over a sequence, one step at a time.
+
+    This is the definition, written for reading; training uses
+    :func:`rnnbook.nn.kernels.gru_forward_fast`, which gives the same numbers.
 
     Args:
         x: inputs, (N, T, D).
@@ -213,35 +249,29 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
         h: hidden states of every step, (N, T, H).
         cache: :class:`GRUCache` for :func:`gru_backward`; ``cache.r``,
             ``cache.z`` and ``cache.n`` hold the gates of every step.
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
     s = Shapes()
     Wx, Wh, bx, bh = _check_params(s, Wx, Wh, bx, bh)
     x = s.check("x", x, ("N", "T", "D"))
     h0 = s.check("h0", h0, ("N", "H"))
-    N, T, D, H = s["N"], s["T"], s["D"], s["H"]
+    N, T, H = s["N"], s["T"], s["H"]
     check_steps(T)
 
-    # All input projections in one product; the array is then overwritten
-    # step by step with the gate activations.
-    gates = (x.reshape(N * T, D) @ Wx).reshape(N, T, 3 * H) + bx
     h = np.empty((N, T, H), dtype=x.dtype)
-    hn = np.empty_like(h)
-    h_prev = h0
+    steps = []
+    h_t = h0
     for t in range(T):
-        a = gates[:, t]
-        ah = h_prev @ Wh + bh
-        a[:, :2 * H] = sigmoid(a[:, :2 * H] + ah[:, :2 * H])
-        r, z = a[:, :H], a[:, H:2 * H]
-        hn[:, t] = ah[:, 2 * H:]
-        a[:, 2 * H:] = tanh(a[:, 2 * H:] + r * hn[:, t])
-        n = a[:, 2 * H:]
-        h[:, t] = n + z * (h_prev - n)
-        h_prev = h[:, t]
-    return h, GRUCache(x, h0, Wx, Wh, h, gates, hn)
+        h_t, step = gru_step_forward(x[:, t], h_t, Wx, Wh, bx, bh)
+        h[:, t] = h_t
+        steps.append(step)
+    gates = np.stack([step.gates for step in steps], axis=1)
+    return h, GRUCache(steps, h, gates)
 
 
 def gru_backward(dh, cache):
-    """Backpropagation through time for :func:`gru_forward`.
+    """Backpropagation through time for :func:`gru_forward`, one step at a time.
 
     Args:
         dh: gradient of the loss with respect to every hidden state, (N, T, H)
@@ -251,29 +281,22 @@ def gru_backward(dh, cache):
     Returns:
         dx: (N, T, D).  dh0: (N, H).  dWx: (D, 3H).  dWh: (H, 3H).
         dbx: (3H,).  dbh: (3H,).
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
     k = check_cache("cache", cache, GRUCache, "gru_forward")
     dh = check_upstream("dh", dh, k.h.shape, k.h.dtype, "gru_forward")
     N, T, H = k.h.shape
-    D = k.x.shape[2]
-    h_prev = np.concatenate((k.h0[:, None, :], k.h[:, :-1]), axis=1)
-    r, z, n = k.r, k.z, k.n
+    D = k.steps[0].x.shape[1]
 
-    dax = np.empty((N, T, 3 * H), dtype=k.h.dtype)
-    dah = np.empty_like(dax)
+    dx = np.empty((N, T, D), dtype=k.h.dtype)
+    dWx, dWh, dbx, dbh = 0, 0, 0, 0
     dh_next = np.zeros((N, H), dtype=k.h.dtype)
     for t in range(T - 1, -1, -1):
-        dax[:, t], dah[:, t], direct = _gru_local_backward(
-            dh[:, t] + dh_next, h_prev[:, t], r[:, t], z[:, t], n[:, t], k.hn[:, t])
-        dh_next = direct + dah[:, t] @ k.Wh.T
-
-    # Weight gradients and dx: one product each over all N*T rows.
-    dax2 = dax.reshape(N * T, 3 * H)
-    dah2 = dah.reshape(N * T, 3 * H)
-    dx = (dax2 @ k.Wx.T).reshape(N, T, D)
-    dWx = k.x.reshape(N * T, D).T @ dax2
-    dWh = h_prev.reshape(N * T, H).T @ dah2
-    return dx, dh_next, dWx, dWh, dax2.sum(axis=0), dah2.sum(axis=0)
+        dx[:, t], dh_next, dWx_t, dWh_t, dbx_t, dbh_t = gru_step_backward(
+            dh[:, t] + dh_next, k.steps[t])
+        dWx, dWh, dbx, dbh = dWx + dWx_t, dWh + dWh_t, dbx + dbx_t, dbh + dbh_t
+    return dx, dh_next, dWx, dWh, dbx, dbh
 
 
 # --------------------------------------------------------------------------
@@ -281,13 +304,15 @@ def gru_backward(dh, cache):
 # --------------------------------------------------------------------------
 
 @dataclass
-class GRUOriginalStepCache(_GateViews):
+class GRUOriginalStepCache(GRUGates):
     """What :func:`gru_original_step_backward` needs from one forward step.
 
     Attributes:
         x: (N, D).  h_prev: (N, H).  Wx: (D, 3H).  Wh: (H, 3H).
         gates: activations [r | z | n], (N, 3H); also as properties r, z, n.
         rh: ``r * h_prev``, (N, H), the input of the candidate's product.
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
 
     x: np.ndarray
@@ -299,7 +324,7 @@ class GRUOriginalStepCache(_GateViews):
 
 
 @dataclass
-class GRUOriginalCache(_GateViews):
+class GRUOriginalCache(GRUGates):
     """What :func:`gru_original_backward` needs from :func:`gru_original_forward`.
 
     Attributes:
@@ -308,6 +333,8 @@ class GRUOriginalCache(_GateViews):
         gates: activations [r | z | n] of every step, (N, T, 3H); also as
             properties r, z, n of shape (N, T, H).
         rh: ``r * h_prev`` of every step, (N, T, H).
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
 
     x: np.ndarray
@@ -328,6 +355,8 @@ def gru_original_step_forward(x, h_prev, Wx, Wh, bx, bh):
     Returns:
         h: new hidden state, (N, H).
         cache: :class:`GRUOriginalStepCache` for :func:`gru_original_step_backward`.
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
     s = Shapes()
     Wx, Wh, bx, bh = _check_params(s, Wx, Wh, bx, bh)
@@ -372,6 +401,8 @@ def gru_original_step_backward(dh, cache):
     Returns:
         dx: (N, D).  dh_prev: (N, H).  dWx: (D, 3H).  dWh: (H, 3H).
         dbx: (3H,).  dbh: (3H,).
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
     k = check_cache("cache", cache, GRUOriginalStepCache, "gru_original_step_forward")
     dh = check_upstream("dh", dh, k.h_prev.shape, k.h_prev.dtype,
@@ -394,6 +425,8 @@ def gru_original_forward(x, h0, Wx, Wh, bx, bh):
     Returns:
         h: hidden states of every step, (N, T, H).
         cache: :class:`GRUOriginalCache` for :func:`gru_original_backward`.
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
     s = Shapes()
     Wx, Wh, bx, bh = _check_params(s, Wx, Wh, bx, bh)
@@ -430,6 +463,8 @@ def gru_original_backward(dh, cache):
     Returns:
         dx: (N, T, D).  dh0: (N, H).  dWx: (D, 3H).  dWh: (H, 3H).
         dbx: (3H,).  dbh: (3H,) (equal to ``dbx`` in this formulation).
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
     k = check_cache("cache", cache, GRUOriginalCache, "gru_original_forward")
     dh = check_upstream("dh", dh, k.h.shape, k.h.dtype, "gru_original_forward")

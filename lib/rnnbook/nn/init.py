@@ -75,6 +75,8 @@ def xavier_uniform(shape, rng, gain: float = 1.0, dtype=np.float64) -> np.ndarra
 
     Returns:
         W: array of ``shape`` with variance ``gain**2 * 2 / (fan_in + fan_out)``.
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
     """
     fan_in, fan_out = _check_matrix_shape(shape)
     a = gain * math.sqrt(6.0 / (fan_in + fan_out))
@@ -85,6 +87,8 @@ def xavier_normal(shape, rng, gain: float = 1.0, dtype=np.float64) -> np.ndarray
     """Normal with mean 0 and ``std = gain * sqrt(2 / (fan_in + fan_out))``.
 
     Args and return as for :func:`xavier_uniform`.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     fan_in, fan_out = _check_matrix_shape(shape)
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
@@ -109,6 +113,8 @@ def orthogonal(shape, rng, gain: float = 1.0, dtype=np.float64) -> np.ndarray:
 
     Returns:
         W: array of ``shape``.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     rows, cols = _check_matrix_shape(shape)
     tall = (max(rows, cols), min(rows, cols))
@@ -122,7 +128,10 @@ def orthogonal(shape, rng, gain: float = 1.0, dtype=np.float64) -> np.ndarray:
 
 
 def spectral_radius(W) -> float:
-    """Largest absolute eigenvalue of a square matrix ``W``, as a Python float."""
+    """Largest absolute eigenvalue of a square matrix ``W``, as a Python float.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
+    """
     W = np.asarray(W)
     if W.ndim != 2 or W.shape[0] != W.shape[1]:
         raise ValueError(f"W has shape {W.shape} but needs a square matrix (H, H)")
@@ -143,6 +152,8 @@ def set_spectral_radius(W, rho: float) -> np.ndarray:
 
     Returns:
         W_scaled: (H, H), dtype of ``W``.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     W = np.asarray(W)
     if W.dtype.kind != "f":
@@ -166,6 +177,8 @@ def init_rnn(D: int, H: int, rng, dtype=np.float64) -> dict[str, np.ndarray]:
     Returns:
         dict with ``Wx`` (D, H) Xavier uniform, ``Wh`` (H, H) orthogonal,
         ``b`` (H,) zeros.
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
     """
     _check_sizes(D=D, H=H)
     return {
@@ -182,6 +195,8 @@ def init_lstm(D: int, H: int, rng, forget_bias: float = 1.0, dtype=np.float64) -
         dict with ``Wx`` (D, 4H), ``Wh`` (H, 4H), ``b`` (4H,); each gate's
         block initialised separately, ``b[H:2H]`` (the forget gate) set to
         ``forget_bias`` and the rest of ``b`` zero.
+
+    Taught in: Chapter 4, Long short-term memory.
     """
     _check_sizes(D=D, H=H)
     b = np.zeros(4 * H, dtype=dtype)
@@ -199,6 +214,8 @@ def init_gru(D: int, H: int, rng, dtype=np.float64) -> dict[str, np.ndarray]:
     Returns:
         dict with ``Wx`` (D, 3H), ``Wh`` (H, 3H), ``bx`` (3H,) and
         ``bh`` (3H,); each gate's block initialised separately, biases zero.
+
+    Taught in: Chapter 5, Gated recurrent units.
     """
     _check_sizes(D=D, H=H)
     return {
@@ -210,12 +227,18 @@ def init_gru(D: int, H: int, rng, dtype=np.float64) -> dict[str, np.ndarray]:
 
 
 def init_affine(D: int, M: int, rng, dtype=np.float64) -> dict[str, np.ndarray]:
-    """Parameters of an affine layer ``x W + b``: ``W`` (D, M) Xavier uniform, ``b`` (M,) zeros."""
+    """Parameters of an affine layer ``x W + b``: ``W`` (D, M) Xavier uniform, ``b`` (M,) zeros.
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
+    """
     _check_sizes(D=D, M=M)
     return {"W": xavier_uniform((D, M), rng, dtype=dtype), "b": np.zeros(M, dtype=dtype)}
 
 
 def init_embedding(V: int, D: int, rng, std: float = 0.1, dtype=np.float64) -> np.ndarray:
-    """An embedding matrix (V, D) with independent normal entries of standard deviation ``std``."""
+    """An embedding matrix (V, D) with independent normal entries of standard deviation ``std``.
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
+    """
     _check_sizes(V=V, D=D)
     return (std * _check_rng(rng).standard_normal((V, D))).astype(dtype)

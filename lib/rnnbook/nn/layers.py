@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnbook.checks import Shapes, check_cache
+from rnnbook.checks import Shapes, check_cache, check_ids_below, check_upstream
 from rnnbook.nn.activations import log_softmax
 
 __all__ = [
@@ -44,13 +44,6 @@ class TemporalAffineCache(NamedTuple):
     W: np.ndarray
 
 
-def _check_upstream(name, dout, shape, dtype) -> np.ndarray:
-    dout = Shapes().check(name, dout, tuple(shape))
-    if dout.dtype != dtype:
-        raise ValueError(f"{name} has dtype {dout.dtype} but the forward pass ran in {dtype}")
-    return dout
-
-
 # -- embedding ------------------------------------------------------------------
 
 def embedding_forward(idx, W):
@@ -66,15 +59,15 @@ def embedding_forward(idx, W):
     Returns:
         out: ``idx.shape + (D,)``, e.g. (N, T, D); dtype of ``W``.
         cache: for :func:`embedding_backward`.
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
     """
     idx = np.asarray(idx)
     if not np.issubdtype(idx.dtype, np.integer):
         raise ValueError(f"idx has dtype {idx.dtype} but needs an integer dtype (token ids)")
     W = Shapes().check("W", W, ("V", "D"))
     V = W.shape[0]
-    if idx.size and (idx.min() < 0 or idx.max() >= V):
-        bad = idx[(idx < 0) | (idx >= V)].flat[0]
-        raise ValueError(f"idx contains {bad}, outside the vocabulary [0, {V}) of W (V, D) = {W.shape}")
+    check_ids_below(idx, V, "idx", f" of W (V, D) = {W.shape}")
     return W[idx], EmbeddingCache(idx, W)
 
 
@@ -91,10 +84,12 @@ def embedding_backward(dout, cache):
 
     Returns:
         dW: (V, D).
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
     """
     idx, W = check_cache("cache", cache, EmbeddingCache, "embedding_forward")
     D = W.shape[1]
-    dout = _check_upstream("dout", dout, idx.shape + (D,), W.dtype)
+    dout = check_upstream("dout", dout, idx.shape + (D,), W.dtype, "embedding_forward")
     dW = np.zeros_like(W)
     np.add.at(dW, idx.reshape(-1), dout.reshape(-1, D))
     return dW
@@ -113,6 +108,8 @@ def affine_forward(x, W, b):
     Returns:
         out: (N, M).
         cache: for :func:`affine_backward`.
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
     """
     s = Shapes()
     x = s.check("x", x, ("N", "D"))
@@ -132,9 +129,11 @@ def affine_backward(dout, cache):
         dx: (N, D).
         dW: (D, M).
         db: (M,).
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
     """
     x, W = check_cache("cache", cache, AffineCache, "affine_forward")
-    dout = _check_upstream("dout", dout, (x.shape[0], W.shape[1]), x.dtype)
+    dout = check_upstream("dout", dout, (x.shape[0], W.shape[1]), x.dtype, "affine_forward")
     return dout @ W.T, x.T @ dout, dout.sum(axis=0)
 
 
@@ -152,6 +151,8 @@ def temporal_affine_forward(x, W, b):
     Returns:
         out: (N, T, M).
         cache: for :func:`temporal_affine_backward`.
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
     """
     s = Shapes()
     x = s.check("x", x, ("N", "T", "D"))
@@ -176,11 +177,13 @@ def temporal_affine_backward(dout, cache):
         dx: (N, T, D).
         dW: (D, M).
         db: (M,).
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
     """
     x, W = check_cache("cache", cache, TemporalAffineCache, "temporal_affine_forward")
     N, T, D = x.shape
     M = W.shape[1]
-    dout = _check_upstream("dout", dout, (N, T, M), x.dtype)
+    dout = check_upstream("dout", dout, (N, T, M), x.dtype, "temporal_affine_forward")
     d2 = dout.reshape(N * T, M)
     dx = (d2 @ W.T).reshape(N, T, D)
     dW = x.reshape(N * T, D).T @ d2
@@ -225,6 +228,8 @@ def softmax_cross_entropy(logits, y, mask=None):
         loss: Python float, the mean over real positions.
         dlogits: gradient of ``loss`` with respect to ``logits``; same shape
             and dtype as ``logits``.
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
     """
     s = Shapes()
     logits = np.asarray(logits)
@@ -277,6 +282,8 @@ def mse_loss(pred, target, mask=None):
     Returns:
         loss: Python float.
         dpred: gradient with respect to ``pred``; shape and dtype of ``pred``.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     s = Shapes()
     pred = np.asarray(pred)

@@ -8,11 +8,11 @@ with ``x`` (N, D), ``h_prev`` and ``h`` (N, H), ``Wx`` (D, H), ``Wh`` (H, H)
 and ``b`` (H,). The sequence functions run that step over ``x`` of shape
 (N, T, D) and return every hidden state as one (N, T, H) array.
 
-The step functions are the readable definition; the sequence functions give
-the same numbers (up to rounding) but move everything that does not depend
-on the recurrence out of the time loop: one matrix product computes the
-input projections of all T steps, and after the backward loop one product
-each gives ``dx``, ``dWx`` and ``dWh`` for all steps together.
+Everything here is written to be read: the sequence functions are a plain
+loop over the step functions. The same computation organised for speed (one
+matrix product for the input projections of all T steps, one for each weight
+gradient) is :func:`rnnbook.nn.kernels.rnn_forward_fast` and
+:func:`~rnnbook.nn.kernels.rnn_backward_fast`, which training uses.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ class RNNStepCache:
         h_prev: previous hidden state, (N, H).
         Wx: (D, H).  Wh: (H, H).
         h: the new hidden state, (N, H); ``1 - h**2`` is the derivative of tanh.
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
     """
 
     x: np.ndarray
@@ -57,17 +59,34 @@ class RNNCache:
     """What :func:`rnn_backward` needs from :func:`rnn_forward`.
 
     Attributes:
-        x: inputs, (N, T, D).
-        h0: initial hidden state, (N, H).
-        Wx: (D, H).  Wh: (H, H).
+        steps: the :class:`RNNStepCache` of every step, in order.
         h: all hidden states, (N, T, H); ``h[:, t]`` is the state after step t.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
 
-    x: np.ndarray
-    h0: np.ndarray
-    Wx: np.ndarray
-    Wh: np.ndarray
+    steps: list
     h: np.ndarray
+
+    @property
+    def x(self):
+        """The inputs, (N, T, D)."""
+        return np.stack([step.x for step in self.steps], axis=1)
+
+    @property
+    def h0(self):
+        """The initial hidden state, (N, H)."""
+        return self.steps[0].h_prev
+
+    @property
+    def Wx(self):
+        """Input-to-hidden weights, (D, H)."""
+        return self.steps[0].Wx
+
+    @property
+    def Wh(self):
+        """Hidden-to-hidden weights, (H, H)."""
+        return self.steps[0].Wh
 
 
 def rnn_step_forward(x, h_prev, Wx, Wh, b):
@@ -83,6 +102,8 @@ def rnn_step_forward(x, h_prev, Wx, Wh, b):
     Returns:
         h: new hidden state, (N, H), in the dtype of the inputs.
         cache: :class:`RNNStepCache` for :func:`rnn_step_backward`.
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
     """
     s = Shapes()
     # Parameters first: a data array that disagrees with them is then the
@@ -109,6 +130,8 @@ def rnn_step_backward(dh, cache):
         dWx: (D, H).
         dWh: (H, H).
         db: (H,).
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     c = check_cache("cache", cache, RNNStepCache, "rnn_step_forward")
     dh = check_upstream("dh", dh, c.h.shape, c.h.dtype, "rnn_step_forward")
@@ -123,7 +146,10 @@ def rnn_step_backward(dh, cache):
 
 
 def rnn_forward(x, h0, Wx, Wh, b):
-    """Run the tanh RNN over a whole sequence.
+    """Run the tanh RNN over a whole sequence, one :func:`rnn_step_forward` per step.
+
+    This is the definition, written for reading; training uses
+    :func:`rnnbook.nn.kernels.rnn_forward_fast`, which gives the same numbers.
 
     Args:
         x: inputs, (N, T, D).
@@ -136,6 +162,8 @@ def rnn_forward(x, h0, Wx, Wh, b):
         h: hidden states of every step, (N, T, H); ``h[:, t]`` follows input
             ``x[:, t]``.
         cache: :class:`RNNCache` for :func:`rnn_backward`.
+
+    Taught in: Chapter 1, Sequences and recurrent networks.
     """
     s = Shapes()
     Wh = s.check("Wh", Wh, ("H", "H"))
@@ -143,22 +171,21 @@ def rnn_forward(x, h0, Wx, Wh, b):
     b = s.check("b", b, ("H",))
     x = s.check("x", x, ("N", "T", "D"))
     h0 = s.check("h0", h0, ("N", "H"))
-    N, T, D, H = s["N"], s["T"], s["D"], s["H"]
+    N, T, H = s["N"], s["T"], s["H"]
     check_steps(T)
 
-    # The input projections do not depend on the recurrence: one (N*T, D) x (D, H)
-    # product replaces T small ones.
-    xw = (x.reshape(N * T, D) @ Wx).reshape(N, T, H) + b
     h = np.empty((N, T, H), dtype=x.dtype)
-    h_prev = h0
+    steps = []
+    h_t = h0
     for t in range(T):
-        h[:, t] = tanh(xw[:, t] + h_prev @ Wh)
-        h_prev = h[:, t]
-    return h, RNNCache(x, h0, Wx, Wh, h)
+        h_t, step = rnn_step_forward(x[:, t], h_t, Wx, Wh, b)
+        h[:, t] = h_t
+        steps.append(step)
+    return h, RNNCache(steps, h)
 
 
 def rnn_backward(dh, cache):
-    """Backpropagation through time for :func:`rnn_forward`.
+    """Backpropagation through time for :func:`rnn_forward`, one step at a time.
 
     Args:
         dh: gradient of the loss with respect to every hidden state, (N, T, H).
@@ -172,26 +199,20 @@ def rnn_backward(dh, cache):
         dWx: (D, H).
         dWh: (H, H).
         db: (H,).
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     c = check_cache("cache", cache, RNNCache, "rnn_forward")
     dh = check_upstream("dh", dh, c.h.shape, c.h.dtype, "rnn_forward")
     N, T, H = c.h.shape
-    D = c.x.shape[2]
+    D = c.steps[0].x.shape[1]
 
-    # Only this loop is sequential: the gradient reaching step t from step
-    # t + 1 needs the pre-activation gradient of step t + 1.
-    da = np.empty_like(c.h)  # gradient w.r.t. the pre-activation of every step
+    dx = np.empty((N, T, D), dtype=c.h.dtype)
+    dWx, dWh, db = 0, 0, 0
+    # dh_next carries the gradient that reaches h[:, t] through step t + 1.
     dh_next = np.zeros((N, H), dtype=c.h.dtype)
     for t in range(T - 1, -1, -1):
-        h_t = c.h[:, t]
-        da[:, t] = (dh[:, t] + dh_next) * (1 - h_t * h_t)
-        dh_next = da[:, t] @ c.Wh.T
-
-    # Every weight gradient is a sum over steps, i.e. one product over N*T rows.
-    da2 = da.reshape(N * T, H)
-    h_prev = np.concatenate((c.h0[:, None, :], c.h[:, :-1]), axis=1).reshape(N * T, H)
-    dx = (da2 @ c.Wx.T).reshape(N, T, D)
-    dWx = c.x.reshape(N * T, D).T @ da2
-    dWh = h_prev.T @ da2
-    db = da2.sum(axis=0)
+        dx[:, t], dh_next, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, t] + dh_next,
+                                                                   c.steps[t])
+        dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
     return dx, dh_next, dWx, dWh, db

@@ -52,7 +52,8 @@ from rnnbook.nn import layers as _layers
 from rnnbook.nn import lstm as _lstm
 from rnnbook.nn import sequence as _models
 from rnnbook.nn.activations import log_softmax
-from rnnbook.nn.cells import get_cell
+from rnnbook.nn.cells import cell_names, get_cell
+from rnnbook.nn.kernels import lstm_forward_fast, lstm_backward_fast
 
 __all__ = ["ATTENTIONS", "Seq2Seq", "Seq2SeqCache", "Decoded",
            "token_accuracy", "sequence_accuracy"]
@@ -71,7 +72,10 @@ PAD, BOS, EOS = 0, 1, 2
 
 
 class Decoded(NamedTuple):
-    """Output of :meth:`Seq2Seq.greedy_decode` and :meth:`Seq2Seq.beam_search`."""
+    """Output of :meth:`Seq2Seq.greedy_decode` and :meth:`Seq2Seq.beam_search`.
+
+    Taught in: Part III, Sequence to sequence.
+    """
 
     tokens: np.ndarray     #: int64 (N, max_len), output ids, EOS included, PAD after it
     lengths: np.ndarray    #: int64 (N,), tokens up to and including EOS (max_len if none)
@@ -85,6 +89,8 @@ class Seq2SeqCache:
 
     ``attention`` (N, U, S) holds the teacher-forced attention weights
     (None without attention): row ``[n, t]`` says where output step t looked.
+
+    Taught in: Part III, Sequence to sequence.
     """
 
     src_emb: object
@@ -101,13 +107,6 @@ class Seq2SeqCache:
     comb: object
     a: np.ndarray
     out: object
-
-
-def _enc_keys(cell: str, bidirectional: bool) -> list[str]:
-    names = _models.CELLS[cell]
-    if bidirectional:
-        return [f"enc_fwd_{k}" for k in names] + [f"enc_bwd_{k}" for k in names]
-    return [f"enc_{k}" for k in names]
 
 
 class Seq2Seq:
@@ -139,14 +138,16 @@ class Seq2Seq:
         and, for "additive", ``attn_Wq`` (H, A), ``attn_Wk`` (H, A),
         ``attn_w`` (A,); ``comb_W`` (De + H, H) or (H, H) without attention,
         ``comb_b`` (H,); ``out_W`` (H, Vt), ``out_b`` (Vt,).
+
+    Taught in: Part III, Sequence to sequence.
     """
 
     def __init__(self, src_vocab_size: int, tgt_vocab_size: int, rng, *, emb_dim: int = 16,
                  hidden: int = 32, encoder: str = "lstm", bidirectional: bool = False,
                  attention: str | None = "scaled", attn_dim: int | None = None,
                  dtype=np.float64):
-        if encoder not in _models.CELLS:
-            raise ValueError(f"encoder is {encoder!r} but needs one of {sorted(_models.CELLS)}")
+        if encoder not in cell_names():
+            raise ValueError(f"encoder is {encoder!r} but needs one of {sorted(cell_names())}")
         if attention not in ATTENTIONS:
             raise ValueError(f"attention is {attention!r} but needs one of {list(ATTENTIONS)}")
         for name, value in (("src_vocab_size", src_vocab_size), ("tgt_vocab_size", tgt_vocab_size),
@@ -224,7 +225,7 @@ class Seq2Seq:
     def _encode(self, p, src, src_lengths):
         """Embed and encode the source; returns (enc, h0, keys, mask, caches)."""
         es, c_emb = _layers.embedding_forward(src, p["src_embed"])
-        names = _models.CELLS[self.encoder]
+        names = get_cell(self.encoder).param_names
         if self.bidirectional:
             pf = {k: p["enc_fwd_" + k] for k in names}
             pb = {k: p["enc_bwd_" + k] for k in names}
@@ -268,7 +269,7 @@ class Seq2Seq:
         tgt_in = Shapes(N=src.shape[0]).check("tgt_in", tgt_in, ("N", "U"), dtype="int")
         enc, h0, keys, mask, (c_emb, c_enc, c_bridge) = self._encode(p, src, src_lengths)
         ed, c_temb = _layers.embedding_forward(tgt_in, p["tgt_embed"])
-        dec, c_dec = _lstm.lstm_forward(ed, h0, p["dec_Wx"], p["dec_Wh"], p["dec_b"])
+        dec, c_dec = lstm_forward_fast(ed, h0, p["dec_Wx"], p["dec_Wh"], p["dec_b"])
         c_att = weights = None
         feat = dec
         if self.attention is not None:
@@ -304,7 +305,7 @@ class Seq2Seq:
         else:
             ddec = dfeat
             denc = np.zeros_like(enc)
-        ded, dh0, g["dec_Wx"], g["dec_Wh"], g["dec_b"] = _lstm.lstm_backward(ddec, c.decoder)
+        ded, dh0, _, g["dec_Wx"], g["dec_Wh"], g["dec_b"] = lstm_backward_fast(ddec, c.decoder)
         g["tgt_embed"] = _layers.embedding_backward(ded, c.tgt_emb)
         dpre0 = dh0 * (1 - c.h0 * c.h0)
         dlast, g["bridge_W"], g["bridge_b"] = _layers.affine_backward(dpre0, c.bridge)
@@ -313,7 +314,7 @@ class Seq2Seq:
             g.update({"enc_fwd_" + k: v for k, v in gf.items()})
             g.update({"enc_bwd_" + k: v for k, v in gb.items()})
         else:
-            des, _, ge = _models.recurrent_backward(denc, c.encoder, dh_last=dlast)
+            des, _, ge, _ = _models.recurrent_backward(denc, c.encoder, dh_last=dlast)
             g.update({"enc_" + k: v for k, v in ge.items()})
         g["src_embed"] = _layers.embedding_backward(des, c.src_emb)
         return g
@@ -495,12 +496,17 @@ def token_accuracy(pred, tgt_out, tgt_mask) -> float:
     Args:
         pred: int (N, L) predicted ids, e.g. ``Decoded.tokens``.
         tgt_out: int (N, U) target ids; tgt_mask: bool (N, U).
+
+    Taught in: Part III, Sequence to sequence.
     """
     hit, mask = _align(pred, tgt_out, tgt_mask)
     return float(hit[mask].mean())
 
 
 def sequence_accuracy(pred, tgt_out, tgt_mask) -> float:
-    """Fraction of sequences whose every real target token (EOS included) is right."""
+    """Fraction of sequences whose every real target token (EOS included) is right.
+
+    Taught in: Part III, Sequence to sequence.
+    """
     hit, mask = _align(pred, tgt_out, tgt_mask)
     return float(np.all(hit | ~mask, axis=1).mean())

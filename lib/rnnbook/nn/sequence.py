@@ -37,18 +37,18 @@ the same keys.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-from rnnbook.checks import Shapes, check_cache
-from rnnbook.nn import lstm as _lstm
-from rnnbook.nn.cells import PARAM_NAMES, get_cell
+from rnnbook.checks import Shapes, check_cache, check_upstream
+from rnnbook.nn.cells import Cell, get_cell
 
 __all__ = [
-    "CELLS",
     "length_mask",
     "reverse_within_lengths",
     "RecurrentCache",
+    "RecurrentGrads",
     "recurrent_forward",
     "recurrent_backward",
     "BidirectionalCache",
@@ -59,40 +59,8 @@ __all__ = [
     "stacked_backward",
 ]
 
-#: Parameter names of each cell, in the order its functions take them.
-CELLS: dict[str, tuple[str, ...]] = dict(PARAM_NAMES)
-
-# Number of stacked gate blocks in Wx's columns: Wx is (D, k*H).
-_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-
 
 # -- helpers -------------------------------------------------------------------
-
-def _check_cell(cell) -> str:
-    if cell not in CELLS:
-        raise ValueError(f"cell is {cell!r} but needs one of {sorted(CELLS)}")
-    return cell
-
-
-def _check_params(name: str, cell: str, params, s: Shapes) -> dict:
-    """Check a parameter dict against the cell's contract, binding D and H in ``s``."""
-    if not isinstance(params, dict):
-        raise ValueError(f"{name} must be a dict with keys {CELLS[cell]}, "
-                         f"got {type(params).__name__}")
-    keys = set(params)
-    if keys != set(CELLS[cell]):
-        raise ValueError(f"{name} has keys {sorted(keys)} but a {cell!r} cell needs "
-                         f"{list(CELLS[cell])}")
-    k = _GATES[cell]
-    cols = "H" if k == 1 else f"{k}*H"
-    out = {
-        "Wx": s.check(f"{name}['Wx']", params["Wx"], ("D", cols)),
-        "Wh": s.check(f"{name}['Wh']", params["Wh"], ("H", cols)),
-    }
-    for b in CELLS[cell][2:]:
-        out[b] = s.check(f"{name}[{b!r}]", params[b], (cols,))
-    return out
-
 
 def _check_lengths(lengths, N: int, T: int) -> np.ndarray:
     if lengths is None:
@@ -106,16 +74,6 @@ def _check_lengths(lengths, N: int, T: int) -> np.ndarray:
     return lengths.astype(np.int64, copy=False)
 
 
-def _check_grad(name: str, value, shape, dtype, fn: str) -> np.ndarray:
-    arr = np.asarray(value)
-    if arr.shape != tuple(shape):
-        raise ValueError(f"{name} has shape {arr.shape} but needs {tuple(shape)}, the shape of "
-                         f"the matching output of {fn}")
-    if arr.dtype != dtype:
-        raise ValueError(f"{name} has dtype {arr.dtype} but the forward pass ran in {dtype}")
-    return arr
-
-
 def length_mask(lengths, T: int) -> np.ndarray:
     """Boolean mask of real steps: ``mask[n, t] = t < lengths[n]``.
 
@@ -125,6 +83,8 @@ def length_mask(lengths, T: int) -> np.ndarray:
 
     Returns:
         mask: bool array (N, T).
+
+    Taught in: Chapter 4, LSTM (bidirectional and stacked layers).
     """
     lengths = np.asarray(lengths)
     return np.arange(T)[None, :] < lengths[:, None]
@@ -151,6 +111,8 @@ def reverse_within_lengths(x, lengths) -> np.ndarray:
 
     Returns:
         out: array of the shape and dtype of ``x``.
+
+    Taught in: Chapter 4, LSTM (bidirectional and stacked layers).
     """
     x = np.asarray(x)
     if x.ndim < 2:
@@ -160,13 +122,6 @@ def reverse_within_lengths(x, lengths) -> np.ndarray:
     return x[np.arange(N)[:, None], _reverse_index(lengths, T)]
 
 
-def _run_cell(cell, x, h0, p, c0):
-    if cell == "lstm":
-        # The LSTM's Cell record starts from a zero cell state; here c0 is given.
-        return _lstm.lstm_forward(x, h0, p["Wx"], p["Wh"], p["b"], c0=c0)
-    return get_cell(cell).forward(x, h0, p)
-
-
 # -- one direction -----------------------------------------------------------------
 
 @dataclass
@@ -174,82 +129,123 @@ class RecurrentCache:
     """What :func:`recurrent_backward` needs, plus the final states.
 
     Attributes:
-        cell: "rnn", "lstm" or "gru".
+        cell: the :class:`~rnnbook.nn.cells.Cell` that ran.
         core: the cache of the cell's sequence forward function.
         lengths: int64 (N,).
         mask: bool (N, T), True at real steps.
-        h0: initial hidden state, (N, H).
-        h_last: hidden state after each sequence's last real step, (N, H)
-            (``h0`` for a sequence of length 0).
-        c_last: for "lstm", the cell state there, (N, H); else None.
-        x: the inputs with padding replaced by zeros, (N, T, D).
-        params: the parameter dict.
-        c0: for "lstm", the initial cell state (zeros if none was given).
+        states0: the initial states, a tuple of (N, H) (``(h0,)`` or ``(h0, c0)``).
+        states_last: each state after each sequence's last real step, a tuple
+            of (N, H) (the initial state for a sequence of length 0).
+
+    Properties:
+        h0, h_last: the hidden state at the start and after the last real step.
+        c0, c_last: the same for the cell state of a two-state cell such as
+            the LSTM; None for a cell with one state.
+
+    Taught in: Chapter 4, Long short-term memory.
     """
 
-    cell: str
+    cell: Cell
     core: object
     lengths: np.ndarray
     mask: np.ndarray
-    h0: np.ndarray
-    h_last: np.ndarray
-    c_last: np.ndarray | None
-    x: np.ndarray
-    params: dict
-    c0: np.ndarray | None
+    states0: tuple
+    states_last: tuple
+
+    @property
+    def h0(self):
+        return self.states0[0]
+
+    @property
+    def h_last(self):
+        return self.states_last[0]
+
+    @property
+    def c0(self):
+        return self.states0[1] if len(self.states0) > 1 else None
+
+    @property
+    def c_last(self):
+        return self.states_last[1] if len(self.states_last) > 1 else None
+
+
+class RecurrentGrads(NamedTuple):
+    """Gradients from :func:`recurrent_backward`.
+
+    Fields:
+        dx: (N, T, D); exactly 0 at padded steps.
+        dh0: (N, H).
+        grads: dict with the keys of ``params``.
+        dc0: (N, H) for a two-state cell such as the LSTM, else None.
+
+    Taught in: Chapter 4, Long short-term memory.
+    """
+
+    dx: np.ndarray
+    dh0: np.ndarray
+    grads: dict
+    dc0: np.ndarray | None
 
 
 def recurrent_forward(cell, x, h0, params, lengths=None, c0=None):
     """Run one cell over padded sequences.
 
     Args:
-        cell: "rnn", "lstm" or "gru".
+        cell: a name from :func:`~rnnbook.nn.cells.cell_names` ("rnn", "lstm",
+            "gru") or a :class:`~rnnbook.nn.cells.Cell`.
         x: inputs, (N, T, D); steps ``t >= lengths[n]`` of row n are padding
             and may hold anything.
         h0: initial hidden state, (N, H); None means zeros.
-        params: dict of the cell's parameters (see :data:`CELLS`).
+        params: dict of the cell's parameters (its ``param_names``).
         lengths: int array (N,), real lengths in [0, T]; None means all T.
-        c0: initial cell state (N, H), "lstm" only; None means zeros.
+        c0: initial cell state (N, H), for a two-state cell such as "lstm"
+            only; None means zeros.
 
     Returns:
         h: hidden states, (N, T, H); exactly 0 at padded steps.
         cache: :class:`RecurrentCache`; ``cache.h_last`` (N, H) is each
             sequence's final state (and ``cache.c_last`` its final LSTM cell
             state).
+
+    Taught in: Chapter 4, LSTM (bidirectional and stacked layers).
     """
-    cell = _check_cell(cell)
+    cell = get_cell(cell)
     s = Shapes()
     x = s.check("x", x, ("N", "T", "D"))
-    p = _check_params("params", cell, params, s)
+    p = cell.check_params(params, s, "params")
     N, T, H = s["N"], s["T"], s["H"]
-    h0 = np.zeros((N, H), dtype=x.dtype) if h0 is None else s.check("h0", h0, ("N", "H"))
+    states0 = list(cell.zero_states(N, H, x.dtype))
+    if h0 is not None:
+        states0[0] = s.check("h0", h0, ("N", "H"))
     if c0 is not None:
-        if cell != "lstm":
-            raise ValueError(f"c0 is only for the 'lstm' cell, not {cell!r}")
-        c0 = s.check("c0", c0, ("N", "H"))
+        if len(states0) < 2:
+            raise ValueError(f"c0 is only for a cell with a cell state such as 'lstm', "
+                             f"not {cell.name!r}")
+        states0[1] = s.check("c0", c0, ("N", "H"))
+    states0 = tuple(states0)
     lengths = _check_lengths(lengths, N, T)
     mask = length_mask(lengths, T)
     zero = np.zeros((), dtype=x.dtype)
     # Zero the padding so that whatever it holds cannot reach a real step,
     # not even inf or nan through 0 * inf in the backward pass.
     x_clean = np.where(mask[:, :, None], x, zero)
-    if cell == "lstm" and c0 is None:
-        c0 = np.zeros_like(h0)
-    h_all, core = _run_cell(cell, x_clean, h0, p, c0)
-    h = np.where(mask[:, :, None], h_all, zero)
+    state_seqs, core = cell.forward(x_clean, states0, p)
+    h = np.where(mask[:, :, None], state_seqs[0], zero)
 
     rows = np.arange(N)
     last = np.maximum(lengths - 1, 0)
     empty = (lengths == 0)[:, None]
-    h_last = np.where(empty, h0, h_all[rows, last])
-    c_last = None
-    if cell == "lstm":
-        c_last = np.where(empty, c0, core.c[rows, last])
-    return h, RecurrentCache(cell, core, lengths, mask, h0, h_last, c_last, x_clean, p, c0)
+    states_last = tuple(np.where(empty, s0, seq[rows, last])
+                        for s0, seq in zip(states0, state_seqs))
+    return h, RecurrentCache(cell, core, lengths, mask, states0, states_last)
 
 
-def recurrent_backward(dh, cache, dh_last=None, dc_last=None, return_dc0=False):
-    """Backward pass of :func:`recurrent_forward`.
+def recurrent_backward(dh, cache, dh_last=None, dc_last=None) -> RecurrentGrads:
+    """Backward pass of :func:`recurrent_forward`: one backward pass of the cell.
+
+    The gradient of each sequence's final state is added to the per-step
+    state gradient at that sequence's own last real step, so the cell's
+    backward function runs once for the whole batch, whatever the lengths.
 
     Args:
         dh: gradient with respect to the outputs ``h``, (N, T, H). Entries at
@@ -259,86 +255,48 @@ def recurrent_backward(dh, cache, dh_last=None, dc_last=None, return_dc0=False):
             for when the final state is used (a classifier's input, a
             decoder's initial state).
         dc_last: optional gradient with respect to ``cache.c_last``, (N, H);
-            "lstm" only.
-        return_dc0: "lstm" only: also return the gradient for ``c0``.
+            two-state cells such as "lstm" only.
 
     Returns:
-        dx: (N, T, D); exactly 0 at padded steps.
-        dh0: (N, H).
-        grads: dict with the keys of ``params``.
-        dc0: (N, H), only with ``return_dc0``.
+        A :class:`RecurrentGrads` ``(dx, dh0, grads, dc0)``.
+
+    Taught in: Chapter 4, LSTM (bidirectional and stacked layers).
     """
     c = check_cache("cache", cache, RecurrentCache, "recurrent_forward")
     N, T = c.mask.shape
     H = c.h0.shape[1]
     dtype = c.h0.dtype
-    dh = _check_grad("dh", dh, (N, T, H), dtype, "recurrent_forward")
-    if c.cell != "lstm" and (dc_last is not None or return_dc0):
-        raise ValueError(f"dc_last and return_dc0 are only for the 'lstm' cell, not {c.cell!r}")
+    dh = check_upstream("dh", dh, (N, T, H), dtype, "recurrent_forward")
+    finals = [dh_last, dc_last] + [None] * (len(c.states0) - 2)
+    if len(c.states0) < 2 and dc_last is not None:
+        raise ValueError(f"dc_last is only for a cell with a cell state such as 'lstm', "
+                         f"not {c.cell.name!r}")
     rows = np.arange(N)
     real = c.lengths > 0
     last = np.maximum(c.lengths - 1, 0)
     zero = np.zeros((), dtype=dtype)
 
-    dh_eff = np.where(c.mask[:, :, None], dh, zero)
-    dh0_extra = np.zeros((N, H), dtype=dtype)
-    if dh_last is not None:
-        dh_last = _check_grad("dh_last", dh_last, (N, H), dtype, "recurrent_forward (h_last)")
-        # h_last is the state at the last real step, or h0 when there is none.
-        dh_eff[rows[real], last[real]] += dh_last[real]
-        dh0_extra[~real] = dh_last[~real]
+    dseqs = [np.where(c.mask[:, :, None], dh, zero)]
+    dseqs += [None] * (len(c.states0) - 1)
+    extra0 = []
+    for k, (name, final) in enumerate(zip(("dh_last", "dc_last"), finals[:len(c.states0)])):
+        extra = np.zeros((N, H), dtype=dtype)
+        if final is not None:
+            final = check_upstream(name, final, (N, H), dtype,
+                                   f"recurrent_forward ({name[1:]})")
+            if dseqs[k] is None:
+                dseqs[k] = np.zeros((N, T, H), dtype=dtype)
+            # The final state is the state at the last real step, or the
+            # initial state when there is none.
+            dseqs[k][rows[real], last[real]] += final[real]
+            extra[~real] = final[~real]
+        extra0.append(extra)
+    extra0 += [0] * (len(c.states0) - len(extra0))
 
-    if c.cell == "lstm":
-        dx, dh0, grads, dc0 = _lstm_backward_masked(dh_eff, c, dc_last)
-    else:
-        dx, dh0, grads = get_cell(c.cell).backward(dh_eff, c.core)
-    dh0 = dh0 + dh0_extra
+    dx, dstates0, grads = c.cell.backward(tuple(dseqs), c.core)
+    dstates0 = [d + e for d, e in zip(dstates0, extra0)]
     dx = np.where(c.mask[:, :, None], dx, zero)
-    if return_dc0:
-        return dx, dh0, grads, dc0
-    return dx, dh0, grads
-
-
-def _lstm_backward_masked(dh_eff, c: RecurrentCache, dc_last):
-    """LSTM backward with a final-cell-state gradient at each sequence's own last step.
-
-    ``lstm_backward`` accepts a cell-state gradient only at step T - 1. Rows
-    whose last real step is T - 1 get it there. The rows that end earlier are
-    grouped by length L; for each group the forward is run again over its L
-    real steps only, whose last cell state is exactly the group's ``c_last``,
-    and a second backward from ``dc_last`` alone gives its contribution. The
-    two contributions add, since the backward pass is linear in the upstream
-    gradients. (This costs one extra short pass per distinct length, and only
-    when ``dc_last`` is given.)
-    """
-    N, T = c.mask.shape
-    H = c.h0.shape[1]
-    dtype = c.h0.dtype
-    dc_full = None
-    if dc_last is not None:
-        dc_last = _check_grad("dc_last", dc_last, (N, H), dtype, "recurrent_forward (c_last)")
-        dc_full = np.where((c.lengths == T)[:, None], dc_last, np.zeros((), dtype=dtype))
-    dx, dh0, dWx, dWh, db, dc0 = _lstm.lstm_backward(dh_eff, c.core, dc_last=dc_full,
-                                                     return_dc0=True)
-    if dc_last is not None:
-        p = c.params
-        for L in np.unique(c.lengths[c.lengths < T]):
-            rows = np.flatnonzero(c.lengths == L)
-            if L == 0:
-                dc0[rows] += dc_last[rows]  # c_last is c0 itself
-                continue
-            _, part = _lstm.lstm_forward(c.x[rows, :L], c.h0[rows], p["Wx"], p["Wh"], p["b"],
-                                         c0=c.c0[rows])
-            zeros = np.zeros((rows.size, L, H), dtype=dtype)
-            pdx, pdh0, pdWx, pdWh, pdb, pdc0 = _lstm.lstm_backward(
-                zeros, part, dc_last=dc_last[rows], return_dc0=True)
-            dx[rows, :L] += pdx
-            dh0[rows] += pdh0
-            dc0[rows] += pdc0
-            dWx += pdWx
-            dWh += pdWh
-            db += pdb
-    return dx, dh0, {"Wx": dWx, "Wh": dWh, "b": db}, dc0
+    return RecurrentGrads(dx, dstates0[0], grads, dstates0[1] if len(dstates0) > 1 else None)
 
 
 # -- two directions --------------------------------------------------------------------
@@ -354,6 +312,8 @@ class BidirectionalCache:
         h_last: (N, 2H), the forward cell's state after the last real step
             next to the backward cell's state after step 0 (both have read
             the whole sequence).
+
+    Taught in: Chapter 4, Long short-term memory.
     """
 
     fwd: RecurrentCache
@@ -373,7 +333,8 @@ def bidirectional_forward(cell, x, params_fwd, params_bwd, lengths=None):
     t..L-1. Both cells start from zero states.
 
     Args:
-        cell: "rnn", "lstm" or "gru" (both directions use the same kind).
+        cell: a cell name ("rnn", "lstm", "gru", ...) or a
+            :class:`~rnnbook.nn.cells.Cell`; both directions use the same kind.
         x: inputs, (N, T, D).
         params_fwd, params_bwd: parameter dicts of the two cells, each with
             hidden size H.
@@ -383,12 +344,14 @@ def bidirectional_forward(cell, x, params_fwd, params_bwd, lengths=None):
         h: (N, T, 2H), forward states in ``h[..., :H]``, backward states in
             ``h[..., H:]``; exactly 0 at padded steps.
         cache: :class:`BidirectionalCache`; ``cache.h_last`` is (N, 2H).
+
+    Taught in: Chapter 4, Long short-term memory.
     """
-    cell = _check_cell(cell)
+    cell = get_cell(cell)
     s = Shapes()
     x = s.check("x", x, ("N", "T", "D"))
-    _check_params("params_fwd", cell, params_fwd, s)
-    _check_params("params_bwd", cell, params_bwd, s)
+    cell.check_params(params_fwd, s, "params_fwd")
+    cell.check_params(params_bwd, s, "params_bwd")
     N, T = s["N"], s["T"]
     lengths = _check_lengths(lengths, N, T)
     index = _reverse_index(lengths, T)
@@ -412,20 +375,23 @@ def bidirectional_backward(dh, cache, dh_last=None):
     Returns:
         dx: (N, T, D); exactly 0 at padded steps.
         grads_fwd, grads_bwd: dicts with the keys of the two parameter dicts.
+
+    Taught in: Chapter 4, Long short-term memory.
     """
     c = check_cache("cache", cache, BidirectionalCache, "bidirectional_forward")
     N, T = c.index.shape
     H = c.fwd.h0.shape[1]
     dtype = c.fwd.h0.dtype
-    dh = _check_grad("dh", dh, (N, T, 2 * H), dtype, "bidirectional_forward")
+    dh = check_upstream("dh", dh, (N, T, 2 * H), dtype, "bidirectional_forward")
     dl_f = dl_b = None
     if dh_last is not None:
-        dh_last = _check_grad("dh_last", dh_last, (N, 2 * H), dtype,
-                              "bidirectional_forward (h_last)")
+        dh_last = check_upstream("dh_last", dh_last, (N, 2 * H), dtype,
+                                 "bidirectional_forward (h_last)")
         dl_f, dl_b = dh_last[:, :H], dh_last[:, H:]
     rows = np.arange(N)[:, None]
-    dx_f, _, grads_f = recurrent_backward(dh[:, :, :H], c.fwd, dh_last=dl_f)
-    dx_b_rev, _, grads_b = recurrent_backward(dh[:, :, H:][rows, c.index], c.bwd, dh_last=dl_b)
+    dx_f, _, grads_f, _ = recurrent_backward(dh[:, :, :H], c.fwd, dh_last=dl_f)
+    dx_b_rev, _, grads_b, _ = recurrent_backward(dh[:, :, H:][rows, c.index], c.bwd,
+                                                 dh_last=dl_b)
     dx = dx_f + dx_b_rev[rows, c.index]
     return dx, grads_f, grads_b
 
@@ -440,6 +406,8 @@ class StackedCache:
         bidirectional: whether every layer is bidirectional.
         layers: the per-layer caches, bottom first.
         h_last: the top layer's final state, (N, H) or (N, 2H).
+
+    Taught in: Chapter 4, Long short-term memory.
     """
 
     bidirectional: bool
@@ -455,7 +423,8 @@ def stacked_forward(cell, x, layer_params, lengths=None, bidirectional=False):
     and respects ``lengths``.
 
     Args:
-        cell: "rnn", "lstm" or "gru".
+        cell: a cell name ("rnn", "lstm", "gru", ...) or a
+            :class:`~rnnbook.nn.cells.Cell`.
         x: inputs, (N, T, D).
         layer_params: list with one entry per layer, bottom first: a
             parameter dict, or for ``bidirectional=True`` a pair
@@ -468,8 +437,10 @@ def stacked_forward(cell, x, layer_params, lengths=None, bidirectional=False):
         h: top layer's states, (N, T, H) or (N, T, 2H); 0 at padded steps.
         cache: :class:`StackedCache`; ``cache.h_last`` is the top layer's
             final state.
+
+    Taught in: Chapter 4, Long short-term memory.
     """
-    cell = _check_cell(cell)
+    cell = get_cell(cell)
     if not isinstance(layer_params, (list, tuple)) or len(layer_params) == 0:
         raise ValueError("layer_params must be a non-empty list with one entry per layer")
     h = x
@@ -504,6 +475,8 @@ def stacked_backward(dh, cache, dh_last=None):
         dx: (N, T, D).
         grads: list shaped like ``layer_params``: one gradient dict per
             layer, or a pair of dicts per bidirectional layer.
+
+    Taught in: Chapter 4, Long short-term memory.
     """
     c = check_cache("cache", cache, StackedCache, "stacked_forward")
     grads = [None] * len(c.layers)
@@ -513,5 +486,5 @@ def stacked_backward(dh, cache, dh_last=None):
             dh, g_f, g_b = bidirectional_backward(dh, c.layers[l], dh_last if top else None)
             grads[l] = (g_f, g_b)
         else:
-            dh, _, grads[l] = recurrent_backward(dh, c.layers[l], dh_last if top else None)
+            dh, _, grads[l], _ = recurrent_backward(dh, c.layers[l], dh_last if top else None)
     return dh, grads

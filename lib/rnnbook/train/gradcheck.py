@@ -34,6 +34,8 @@ def numerical_gradient(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
 
     Returns:
         grad: array with the shape of ``x``.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
         raise ValueError("x must be a floating-point numpy array, perturbed in place")
@@ -73,6 +75,8 @@ def rel_error(a, b) -> float:
     than entry by entry keeps tiny gradient components, whose finite
     differences are dominated by round-off, from producing misleading ratios.
     Returns 0.0 when both arrays are all zeros.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)

@@ -41,6 +41,8 @@ def make_rng(seed) -> np.random.Generator:
 
     ``None`` is refused on purpose: an unseeded generator would make the
     book's results unreproducible.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     if isinstance(seed, np.random.Generator):
         return seed
@@ -53,6 +55,8 @@ def progress_enabled(progress: bool | None = None) -> bool:
     """Whether to show a progress bar: ``progress`` if given, else the environment.
 
     ``RNNBOOK_PROGRESS`` set to 0, false, no or off (any case) disables bars.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     if progress is not None:
         return bool(progress)
@@ -70,6 +74,8 @@ class History:
         eval: {metric name: list of values, aligned with ``eval_step``}.
         diverged: True if training stopped on a non-finite loss or gradient.
         seconds: wall-clock duration of the run.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
 
     def __init__(self):
@@ -200,6 +206,8 @@ def train(
         History of the run. If a loss or gradient norm is inf or nan, that
         step is recorded, the update is skipped, ``history.diverged`` is set
         and training stops.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     if (epochs is None) == (num_steps is None):
         raise ValueError("give exactly one of epochs and num_steps")

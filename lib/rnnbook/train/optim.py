@@ -43,7 +43,10 @@ def _check_fraction(name: str, value: float) -> float:
 
 
 class Optimizer:
-    """Base class: checks the two dicts, then calls :meth:`update` per parameter."""
+    """Base class: checks the two dicts, then calls :meth:`update` per parameter.
+
+    Taught in: Chapter 2, Backpropagation through time.
+    """
 
     def __init__(self, lr: float):
         self.lr = _check_positive("lr", lr)
@@ -106,7 +109,10 @@ def _check_grads(params: dict, grads: dict) -> None:
 
 
 class SGD(Optimizer):
-    """Plain stochastic gradient descent, ``p -= lr * g``."""
+    """Plain stochastic gradient descent, ``p -= lr * g``.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
+    """
 
     def update(self, name, p, g):
         p -= self.lr * g
@@ -117,6 +123,8 @@ class Momentum(Optimizer):
 
     Along a direction where gradients agree the velocity grows to about
     ``lr * g / (1 - momentum)``; where they flip sign they cancel.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
 
     def __init__(self, lr: float, momentum: float = 0.9):
@@ -131,7 +139,10 @@ class Momentum(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """Per-coordinate step sizes that shrink with the sum of squared gradients."""
+    """Per-coordinate step sizes that shrink with the sum of squared gradients.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
+    """
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-8):
         super().__init__(lr)
@@ -149,6 +160,8 @@ class Adam(Optimizer):
     The moving averages start at zero, so early on they underestimate the
     true moments; dividing by ``1 - beta**t`` removes that bias. On the
     first step this makes every coordinate move by almost exactly ``lr``.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
 
     def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
@@ -176,6 +189,8 @@ def grad_norm(grads: dict) -> float:
     Computed as ``max|g| * ||g / max|g|||`` in float64, so that huge
     gradients (the exploding case) give their true norm instead of
     overflowing in the squares. Returns inf or nan if any entry is.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     arrays = [np.asarray(g) for g in grads.values()]
     arrays = [a for a in arrays if a.size]
@@ -204,6 +219,8 @@ def clip_grad_norm(grads: dict, max_norm: float) -> float:
 
     Returns:
         the global norm before clipping, as a Python float.
+
+    Taught in: Chapter 2, Backpropagation through time.
     """
     max_norm = _check_positive("max_norm", max_norm)
     for name, g in grads.items():

@@ -1,0 +1,531 @@
+"""Fast sequence kernels of the RNN, LSTM and GRU, the ones training runs.
+
+The sequence functions of :mod:`rnnbook.nn.rnn`, :mod:`rnnbook.nn.lstm` and
+:mod:`rnnbook.nn.gru` are the readable definition: a loop over the step
+functions. The kernels here give the same numbers (a test checks outputs
+and every gradient against the readable versions to float64 precision),
+organised for speed instead: the input projections of all steps are one
+matrix product; the weight gradients are one product over all N*T rows after
+the time loop; the LSTM keeps its states time-major, (T, N, ...), so that
+each step works on contiguous memory, updates them in place, and computes
+every local derivative that does not depend on the recurrence for a block of
+steps before the backward loop reaches it. The cell registry
+:mod:`rnnbook.nn.cells` binds them to the cells, so the sequence wrappers,
+the models and the training loops all use them.
+
+The LSTM backward kernel takes a gradient for the cell state at every step
+(``dc``, like ``dh``) and returns the gradient of ``c0``, so that a masked
+layer can place the gradient of each sequence's final cell state at that
+sequence's own last step and run one backward pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnbook.checks import Shapes, check_cache, check_steps, check_upstream
+from rnnbook.nn.activations import sigmoid, tanh
+from rnnbook.nn.gru import GRUGates, gru_gate_gradients
+
+__all__ = [
+    "RNNKernelCache", "rnn_forward_fast", "rnn_backward_fast",
+    "LSTMKernelCache", "lstm_forward_fast", "lstm_backward_fast",
+    "GRUKernelCache", "gru_forward_fast", "gru_backward_fast",
+]
+
+
+# --------------------------------------------------------------------------
+# RNN
+# --------------------------------------------------------------------------
+
+@dataclass
+class RNNKernelCache:
+    """What :func:`rnn_backward_fast` needs from :func:`rnn_forward_fast`.
+
+    Attributes:
+        x: inputs, (N, T, D).
+        h0: initial hidden state, (N, H).
+        Wx: (D, H).  Wh: (H, H).
+        h: all hidden states, (N, T, H); ``h[:, t]`` is the state after step t.
+
+    Taught in: Chapter 2, Backpropagation through time.
+    """
+
+    x: np.ndarray
+    h0: np.ndarray
+    Wx: np.ndarray
+    Wh: np.ndarray
+    h: np.ndarray
+
+
+def rnn_forward_fast(x, h0, Wx, Wh, b):
+    """Fast :func:`~rnnbook.nn.rnn.rnn_forward`: the same numbers, for training.
+
+    Args:
+        x: inputs, (N, T, D).
+        h0: initial hidden state, (N, H).
+        Wx: input-to-hidden weights, (D, H).
+        Wh: hidden-to-hidden weights, (H, H).
+        b: bias, (H,).
+
+    Returns:
+        h: hidden states of every step, (N, T, H); ``h[:, t]`` follows input
+            ``x[:, t]``.
+        cache: :class:`RNNKernelCache` for :func:`rnn_backward_fast`.
+
+    Taught in: Chapter 2, Backpropagation through time.
+    """
+    s = Shapes()
+    Wh = s.check("Wh", Wh, ("H", "H"))
+    Wx = s.check("Wx", Wx, ("D", "H"))
+    b = s.check("b", b, ("H",))
+    x = s.check("x", x, ("N", "T", "D"))
+    h0 = s.check("h0", h0, ("N", "H"))
+    N, T, D, H = s["N"], s["T"], s["D"], s["H"]
+    check_steps(T)
+
+    # The input projections do not depend on the recurrence: one (T*N, D) x (D, H)
+    # product replaces T small ones. It is computed time-major, (T, N, H), so
+    # that each step's slice is contiguous, and then overwritten in place by
+    # the hidden states.
+    x_tm = x.transpose(1, 0, 2).reshape(T * N, D)
+    hs = (x_tm @ Wx).reshape(T, N, H)
+    hs += b
+    hWh = np.empty((N, H), dtype=x.dtype)
+    h_prev = h0
+    for t in range(T):
+        np.matmul(h_prev, Wh, out=hWh)
+        hs[t] += hWh
+        np.tanh(hs[t], out=hs[t])
+        h_prev = hs[t]
+    h = np.ascontiguousarray(hs.transpose(1, 0, 2))
+    return h, RNNKernelCache(x, h0, Wx, Wh, h)
+
+
+def rnn_backward_fast(dh, cache):
+    """Backpropagation through time for :func:`rnn_forward_fast`.
+
+    Args:
+        dh: gradient of the loss with respect to every hidden state, (N, T, H).
+            Only the loss's direct dependence on ``h[:, t]`` goes here; the
+            part that flows back through later steps is added by this function.
+        cache: the :class:`RNNKernelCache` returned by :func:`rnn_forward_fast`.
+
+    Returns:
+        dx: (N, T, D).
+        dh0: (N, H).
+        dWx: (D, H).
+        dWh: (H, H).
+        db: (H,).
+
+    Taught in: Chapter 2, Backpropagation through time.
+    """
+    c = check_cache("cache", cache, RNNKernelCache, "rnn_forward_fast")
+    dh = check_upstream("dh", dh, c.h.shape, c.h.dtype, "rnn_forward_fast")
+    N, T, H = c.h.shape
+    D = c.x.shape[2]
+
+    # Only this loop is sequential: the gradient reaching step t from step
+    # t + 1 needs the pre-activation gradient of step t + 1. Time-major
+    # arrays keep every step's slice contiguous.
+    dtype = c.h.dtype
+    h_tm = np.ascontiguousarray(c.h.transpose(1, 0, 2))
+    da = np.array(dh.transpose(1, 0, 2), order="C")  # a copy; becomes d(pre-activation)
+    dh_next = np.zeros((N, H), dtype=dtype)
+    deriv = np.empty((N, H), dtype=dtype)
+    Wh_T = np.ascontiguousarray(c.Wh.T)
+    for t in range(T - 1, -1, -1):
+        da[t] += dh_next
+        np.multiply(h_tm[t], h_tm[t], out=deriv)
+        np.subtract(1, deriv, out=deriv)  # tanh' = 1 - h**2
+        da[t] *= deriv
+        np.matmul(da[t], Wh_T, out=dh_next)
+
+    # Every weight gradient is a sum over steps, i.e. one product over T*N rows.
+    da2 = da.reshape(T * N, H)
+    h_prev = np.concatenate((c.h0[None], h_tm[:-1]), axis=0).reshape(T * N, H)
+    x_tm = c.x.transpose(1, 0, 2).reshape(T * N, D)
+    dx = np.ascontiguousarray((da2 @ c.Wx.T).reshape(T, N, D).transpose(1, 0, 2))
+    dWx = x_tm.T @ da2
+    dWh = h_prev.T @ da2
+    db = da2.sum(axis=0)
+    return dx, dh_next, dWx, dWh, db
+
+
+# --------------------------------------------------------------------------
+# LSTM
+# --------------------------------------------------------------------------
+
+@dataclass
+class LSTMKernelCache:
+    """What :func:`lstm_backward_fast` needs from :func:`lstm_forward_fast`, and the
+    internal states of every step for inspection.
+
+    The states are stored time-major, so that the slice a step reads or
+    writes is one contiguous block of memory; the batch-first properties
+    below are views of that storage.
+
+    Attributes:
+        x: inputs, (N, T, D).
+        h0, c0: initial hidden and cell state, (N, H) each.
+        Wx: (D, 4H).  Wh: (H, 4H).
+        h: hidden states, (N, T, H) (the array ``lstm_forward_fast`` returned).
+        hs: ``h0`` followed by every hidden state, time-major, (T + 1, N, H).
+        cs: ``c0`` followed by every cell state, time-major, (T + 1, N, H).
+        tanh_cs: ``tanh`` of every cell state, time-major, (T, N, H).
+        gates_tm: gate activations, time-major, (T, N, 4H), blocks [i | f | g | o].
+
+    Properties (batch-first views, read them, do not write to them):
+        c, tanh_c: (N, T, H).
+        gates: (N, T, 4H).
+        i, f, g, o: input, forget, candidate, output gates, (N, T, H) each.
+
+    Taught in: Chapter 4, Long short-term memory.
+    """
+
+    x: np.ndarray
+    h0: np.ndarray
+    c0: np.ndarray
+    Wx: np.ndarray
+    Wh: np.ndarray
+    h: np.ndarray
+    hs: np.ndarray
+    cs: np.ndarray
+    tanh_cs: np.ndarray
+    gates_tm: np.ndarray
+
+    @property
+    def c(self):
+        """Cell state after every step, (N, T, H)."""
+        return self.cs[1:].transpose(1, 0, 2)
+
+    @property
+    def tanh_c(self):
+        """``tanh(c)`` of every step, (N, T, H)."""
+        return self.tanh_cs.transpose(1, 0, 2)
+
+    @property
+    def gates(self):
+        """Gate activations of every step, (N, T, 4H), blocks [i | f | g | o]."""
+        return self.gates_tm.transpose(1, 0, 2)
+
+    def _block(self, k):
+        H = self.h.shape[2]
+        return self.gates[:, :, k * H:(k + 1) * H]
+
+    @property
+    def i(self):
+        """Input gate of every step, (N, T, H)."""
+        return self._block(0)
+
+    @property
+    def f(self):
+        """Forget gate of every step, (N, T, H)."""
+        return self._block(1)
+
+    @property
+    def g(self):
+        """Candidate cell values of every step, (N, T, H)."""
+        return self._block(2)
+
+    @property
+    def o(self):
+        """Output gate of every step, (N, T, H)."""
+        return self._block(3)
+
+
+def lstm_forward_fast(x, h0, Wx, Wh, b, c0=None):
+    """Fast :func:`~rnnbook.nn.lstm.lstm_forward`: the same numbers, for training.
+
+    Args:
+        x: inputs, (N, T, D).
+        h0: initial hidden state, (N, H).
+        Wx: input-to-gates weights, (D, 4H), column blocks [i | f | g | o].
+        Wh: hidden-to-gates weights, (H, 4H).
+        b: gate biases, (4H,).
+        c0: initial cell state, (N, H); ``None`` means zeros.
+
+    Returns:
+        h: hidden states of every step, (N, T, H).
+        cache: :class:`LSTMKernelCache` for :func:`lstm_backward_fast`; its fields ``i``,
+            ``f``, ``g``, ``o``, ``c`` (each (N, T, H)) hold the gates and
+            cell states of every step.
+
+    Taught in: Chapter 4, Long short-term memory.
+    """
+    s = Shapes()
+    Wh = s.check("Wh", Wh, ("H", "4*H"))
+    Wx = s.check("Wx", Wx, ("D", "4*H"))
+    b = s.check("b", b, ("4*H",))
+    x = s.check("x", x, ("N", "T", "D"))
+    h0 = s.check("h0", h0, ("N", "H"))
+    N, T, D, H = s["N"], s["T"], s["D"], s["H"]
+    c0 = np.zeros_like(h0) if c0 is None else s.check("c0", c0, ("N", "H"))
+    check_steps(T)
+
+    dtype = x.dtype
+    # sigmoid(a) = (1 + tanh(a / 2)) / 2, so every gate is
+    # scale * tanh(scale * a) + shift with scale = 1/2, shift = 1/2 on the
+    # sigmoid blocks i, f, o and scale = 1, shift = 0 on the tanh block g.
+    # One in-place tanh over the whole (N, 4H) row then activates all four
+    # gates at once; it saturates instead of overflowing, so it is as stable
+    # as rnnbook.nn.activations.sigmoid, and several times faster than calling
+    # that on three slices, which allocates temporaries at every step.
+    # Scaling by 1/2 is exact in binary floating point, so it is folded into
+    # the parameters once, before the loop.
+    scale = np.full(4 * H, 0.5, dtype=dtype)
+    scale[2 * H:3 * H] = 1
+    shift = 1 - scale
+
+    # All input projections in one product, computed time-major (T, N, 4H)
+    # so that each step's slice is contiguous. The result then serves as the
+    # gate array: step t adds its recurrent term and activates it in place.
+    x_tm = x.transpose(1, 0, 2).reshape(T * N, D)
+    gates = (x_tm @ (Wx * scale)).reshape(T, N, 4 * H)
+    gates += b * scale
+    Wh_scaled = Wh * scale
+    # hs[t] and cs[t] are the states *before* step t: index 0 holds h0, c0.
+    hs = np.empty((T + 1, N, H), dtype=dtype)
+    cs = np.empty((T + 1, N, H), dtype=dtype)
+    hs[0], cs[0] = h0, c0
+    tanh_cs = np.empty((T, N, H), dtype=dtype)
+    hWh = np.empty((N, 4 * H), dtype=dtype)
+    ig = np.empty((N, H), dtype=dtype)
+    for t in range(T):
+        a = gates[t]
+        np.matmul(hs[t], Wh_scaled, out=hWh)
+        a += hWh
+        np.tanh(a, out=a)
+        a *= scale
+        a += shift
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        np.multiply(f, cs[t], out=cs[t + 1])
+        np.multiply(i, g, out=ig)
+        cs[t + 1] += ig
+        np.tanh(cs[t + 1], out=tanh_cs[t])
+        np.multiply(o, tanh_cs[t], out=hs[t + 1])
+    # The returned states are batch-first and contiguous, like every input.
+    h = np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
+    return h, LSTMKernelCache(x, h0, c0, Wx, Wh, h, hs, cs, tanh_cs, gates)
+
+
+# Elements of the derivative-factor array processed per block in lstm_backward_fast
+# (2**18 float32 numbers are 1 MiB, which stays in a typical L2/L3 cache).
+_CACHE_BLOCK = 2**18
+
+
+def _lstm_local_factors(G, c_prev, tanh_c, P, dc_from_h):
+    """Local derivatives of a block of B steps that do not depend on the recurrence.
+
+    With dc the total gradient on c_t and dh the total gradient on h_t, the
+    pre-activation gradients of step t are
+
+        da_i = dc * g i (1 - i)          da_f = dc * c_prev f (1 - f)
+        da_g = dc * i (1 - g**2)         da_o = dh * tanh(c) o (1 - o)
+
+    and c_t receives dh * o (1 - tanh(c)**2) from h_t. This writes the
+    factors after dc (or dh) into P, (B, N, 4, H), and o (1 - tanh(c)**2)
+    into dc_from_h, (B, N, H). G: gate activations, (B, N, 4, H); c_prev and
+    tanh_c: (B, N, H).
+    """
+    i, f, g, o = G[:, :, 0], G[:, :, 1], G[:, :, 2], G[:, :, 3]
+    np.subtract(1, G, out=P)
+    P *= G  # sigmoid' = s (1 - s) for blocks i, f, o; block g is replaced below
+    P[:, :, 0] *= g
+    P[:, :, 1] *= c_prev
+    np.multiply(g, g, out=P[:, :, 2])
+    np.subtract(1, P[:, :, 2], out=P[:, :, 2])
+    P[:, :, 2] *= i
+    P[:, :, 3] *= tanh_c
+    np.multiply(tanh_c, tanh_c, out=dc_from_h)
+    np.subtract(1, dc_from_h, out=dc_from_h)
+    dc_from_h *= o
+
+
+def lstm_backward_fast(dh, cache, dc=None):
+    """Backpropagation through time for :func:`lstm_forward_fast`.
+
+    Args:
+        dh: gradient of the loss with respect to every hidden state, (N, T, H)
+            (its direct dependence only; the part flowing back through later
+            steps is added here).
+        cache: the :class:`LSTMKernelCache` returned by :func:`lstm_forward_fast`.
+        dc: gradient with respect to every cell state ``cache.c``, (N, T, H),
+            again the direct dependence only; ``None`` means zeros. A masked
+            layer puts the gradient of each sequence's final cell state at
+            that sequence's own last step.
+
+    Returns:
+        dx: (N, T, D).
+        dh0: (N, H).
+        dc0: (N, H).
+        dWx: (D, 4H).
+        dWh: (H, 4H).
+        db: (4H,).
+
+    Taught in: Chapter 4, Long short-term memory.
+    """
+    k = check_cache("cache", cache, LSTMKernelCache, "lstm_forward_fast")
+    dtype = k.h.dtype
+    dh = check_upstream("dh", dh, k.h.shape, dtype, "lstm_forward_fast")
+    N, T, H = k.h.shape
+    D = k.x.shape[2]
+    dc_tm = None
+    if dc is not None:
+        dc = check_upstream("dc", dc, k.h.shape, dtype, "lstm_forward_fast (c)")
+        dc_tm = np.ascontiguousarray(dc.transpose(1, 0, 2))
+
+    # Time-major (T, N, 4, H) view of the gates: one operation can cover
+    # several gates, and every step's slice is contiguous.
+    G = k.gates_tm.reshape(T, N, 4, H)
+    # P receives the local derivative factors (see _lstm_local_factors) and
+    # the loop overwrites them with the pre-activation gradients da, step by
+    # step, so that no second array of this size is allocated.
+    P = np.empty_like(G)
+    da = P
+    # The factors are computed a block of steps at a time, just before the
+    # loop reaches them: for a large layer all T steps do not fit in the
+    # processor's cache, a block does, and the loop then finds it there.
+    block = max(1, _CACHE_BLOCK // (N * 4 * H))
+    dc_from_h = np.empty((min(block, T), N, H), dtype=dtype)
+
+    # The sequential part: only dh and dc travel from step t + 1 to step t.
+    dh_tm = np.ascontiguousarray(dh.transpose(1, 0, 2))
+    dh_t = np.empty((N, H), dtype=dtype)
+    dc_t = np.empty((N, H), dtype=dtype)
+    dh_next = np.zeros((N, H), dtype=dtype)
+    dc_next = np.zeros((N, H), dtype=dtype)
+    Wh_T = np.ascontiguousarray(k.Wh.T)
+    for stop in range(T, 0, -block):
+        start = max(0, stop - block)
+        _lstm_local_factors(G[start:stop], k.cs[start:stop], k.tanh_cs[start:stop],
+                            P[start:stop], dc_from_h[:stop - start])
+        for t in range(stop - 1, start - 1, -1):
+            np.add(dh_tm[t], dh_next, out=dh_t)
+            np.multiply(dh_t, dc_from_h[t - start], out=dc_t)
+            dc_t += dc_next
+            if dc_tm is not None:
+                dc_t += dc_tm[t]
+            np.multiply(dc_t[:, None, :], P[t, :, :3], out=da[t, :, :3])
+            np.multiply(dh_t, P[t, :, 3], out=da[t, :, 3])
+            np.multiply(dc_t, G[t, :, 1], out=dc_next)  # through c = f * c_prev + ...
+            np.matmul(da[t].reshape(N, 4 * H), Wh_T, out=dh_next)
+
+    # Every weight gradient is a sum over steps: one product over T*N rows.
+    da2 = da.reshape(T * N, 4 * H)
+    x_tm = k.x.transpose(1, 0, 2).reshape(T * N, D)
+    dx = np.ascontiguousarray((da2 @ k.Wx.T).reshape(T, N, D).transpose(1, 0, 2))
+    dWx = x_tm.T @ da2
+    dWh = k.hs[:-1].reshape(T * N, H).T @ da2
+    db = da2.sum(axis=0)
+    return dx, dh_next, dc_next, dWx, dWh, db
+
+
+# --------------------------------------------------------------------------
+# GRU (PyTorch's formulation)
+# --------------------------------------------------------------------------
+
+@dataclass
+class GRUKernelCache(GRUGates):
+    """What :func:`gru_backward_fast` needs from :func:`gru_forward_fast`.
+
+    Attributes:
+        x: (N, T, D).  h0: (N, H).  Wx: (D, 3H).  Wh: (H, 3H).
+        h: hidden states, (N, T, H).
+        gates: activations [r | z | n] of every step, (N, T, 3H); also as
+            properties r, z, n of shape (N, T, H).
+        hn: ``h_prev Wh_n + bh_n`` of every step, (N, T, H).
+
+    Taught in: Chapter 5, Gated recurrent units.
+    """
+
+    x: np.ndarray
+    h0: np.ndarray
+    Wx: np.ndarray
+    Wh: np.ndarray
+    h: np.ndarray
+    gates: np.ndarray
+    hn: np.ndarray
+
+
+def gru_forward_fast(x, h0, Wx, Wh, bx, bh):
+    """Fast :func:`~rnnbook.nn.gru.gru_forward`: the same numbers, for training.
+
+    Args:
+        x: inputs, (N, T, D).
+        h0: initial hidden state, (N, H).
+        Wx: (D, 3H).  Wh: (H, 3H).  bx: (3H,).  bh: (3H,); blocks [r | z | n].
+
+    Returns:
+        h: hidden states of every step, (N, T, H).
+        cache: :class:`GRUKernelCache` for :func:`gru_backward_fast`; ``cache.r``,
+            ``cache.z`` and ``cache.n`` hold the gates of every step.
+
+    Taught in: Chapter 5, Gated recurrent units.
+    """
+    s = Shapes()
+    Wh = s.check("Wh", Wh, ("H", "3*H"))
+    Wx = s.check("Wx", Wx, ("D", "3*H"))
+    bx, bh = s.check("bx", bx, ("3*H",)), s.check("bh", bh, ("3*H",))
+    x = s.check("x", x, ("N", "T", "D"))
+    h0 = s.check("h0", h0, ("N", "H"))
+    N, T, D, H = s["N"], s["T"], s["D"], s["H"]
+    check_steps(T)
+
+    # All input projections in one product; the array is then overwritten
+    # step by step with the gate activations.
+    gates = (x.reshape(N * T, D) @ Wx).reshape(N, T, 3 * H) + bx
+    h = np.empty((N, T, H), dtype=x.dtype)
+    hn = np.empty_like(h)
+    h_prev = h0
+    for t in range(T):
+        a = gates[:, t]
+        ah = h_prev @ Wh + bh
+        a[:, :2 * H] = sigmoid(a[:, :2 * H] + ah[:, :2 * H])
+        r, z = a[:, :H], a[:, H:2 * H]
+        hn[:, t] = ah[:, 2 * H:]
+        a[:, 2 * H:] = tanh(a[:, 2 * H:] + r * hn[:, t])
+        n = a[:, 2 * H:]
+        h[:, t] = n + z * (h_prev - n)
+        h_prev = h[:, t]
+    return h, GRUKernelCache(x, h0, Wx, Wh, h, gates, hn)
+
+
+def gru_backward_fast(dh, cache):
+    """Backpropagation through time for :func:`gru_forward_fast`.
+
+    Args:
+        dh: gradient of the loss with respect to every hidden state, (N, T, H)
+            (direct dependence only; the recurrent part is added here).
+        cache: the :class:`GRUKernelCache` returned by :func:`gru_forward_fast`.
+
+    Returns:
+        dx: (N, T, D).  dh0: (N, H).  dWx: (D, 3H).  dWh: (H, 3H).
+        dbx: (3H,).  dbh: (3H,).
+
+    Taught in: Chapter 5, Gated recurrent units.
+    """
+    k = check_cache("cache", cache, GRUKernelCache, "gru_forward_fast")
+    dh = check_upstream("dh", dh, k.h.shape, k.h.dtype, "gru_forward_fast")
+    N, T, H = k.h.shape
+    D = k.x.shape[2]
+    h_prev = np.concatenate((k.h0[:, None, :], k.h[:, :-1]), axis=1)
+    r, z, n = k.r, k.z, k.n
+
+    dax = np.empty((N, T, 3 * H), dtype=k.h.dtype)
+    dah = np.empty_like(dax)
+    dh_next = np.zeros((N, H), dtype=k.h.dtype)
+    for t in range(T - 1, -1, -1):
+        dax[:, t], dah[:, t], direct = gru_gate_gradients(
+            dh[:, t] + dh_next, h_prev[:, t], r[:, t], z[:, t], n[:, t], k.hn[:, t])
+        dh_next = direct + dah[:, t] @ k.Wh.T
+
+    # Weight gradients and dx: one product each over all N*T rows.
+    dax2 = dax.reshape(N * T, 3 * H)
+    dah2 = dah.reshape(N * T, 3 * H)
+    dx = (dax2 @ k.Wx.T).reshape(N, T, D)
+    dWx = k.x.reshape(N * T, D).T @ dax2
+    dWh = h_prev.reshape(N * T, H).T @ dah2
+    return dx, dh_next, dWx, dWh, dax2.sum(axis=0), dah2.sum(axis=0)
