@@ -86,6 +86,8 @@ class Control:
         kind: ``"slider"`` or ``"select"``.
         fmt: d3 number format of a slider's readout.
         initial: index into ``values`` of the first setting shown.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
 
     name: str
@@ -116,6 +118,8 @@ def slider(name: str, values, label: str | None = None, fmt: str = ".2f",
 
     Returns:
         a :class:`Control`.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     _check_name(name)
     v = np.asarray(values, dtype=np.float64)
@@ -143,6 +147,8 @@ def select(name: str, values, labels=None, label: str | None = None, initial=Non
 
     Returns:
         a :class:`Control`.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     _check_name(name)
     values = tuple(values)
@@ -208,6 +214,8 @@ class Explorer:
         chart: the ``altair`` chart (top level), e.g. to ``.save("x.html")``.
         settings: number of settings on the grid.
         rows: number of data rows over all settings.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
 
     chart: object
@@ -282,6 +290,8 @@ def grid_explorer(compute: Callable[..., Mapping], controls: Sequence[Control],
 
     Returns:
         an :class:`Explorer`; a notebook cell that ends with it shows the chart.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     import altair as alt
 
@@ -347,6 +357,8 @@ class VegaLiteSiteRenderer:
     chart goes into the page as a JSON island inside a
     ``div.rnnbook-explorer``; ``book/_ext/explorers.js`` draws it. Other
     builders (LaTeX) keep choosing the plain-text form.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
     """
 
     mime_priority_overrides = [(b, VEGALITE_MIME, 0) for b in ("html", "dirhtml", "singlehtml")]
