@@ -16,10 +16,11 @@ PORT   ?= 8000
 NOTEBOOK_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup book test serve lab bench exercises grade release clean lock
+.PHONY: help setup book pdf test serve lab bench exercises grade release clean lock
 
 help:
 	@echo "make book    set up .venv and build the site into _build/html"
+	@echo "make pdf     build the PDF edition into _build/latex/rnnbook.pdf (needs TeX, see README)"
 	@echo "make test    set up .venv and run every test (library, notebooks, site)"
 	@echo "make serve   serve the built site on http://127.0.0.1:$(PORT)"
 	@echo "make lab     open the notebooks in JupyterLab"
@@ -55,6 +56,17 @@ $(ASSETS): package.json package-lock.json
 book: $(STAMP) $(ASSETS)
 	$(NOTEBOOK_ENV) $(BIN)/jupyter-book build . -W -n --keep-going
 	@test -f _build/html/index.html
+
+# The PDF edition, through Sphinx's LaTeX builder and XeLaTeX. It shares the
+# executed-notebook cache in _build/.jupyter_cache with `make book`, so after
+# a site build no chapter runs again. The PDF is also copied into the site,
+# whose landing page links to it.
+TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-xetex latexmk fonts-freefont-otf
+pdf: $(STAMP) $(ASSETS)
+	@command -v latexmk >/dev/null && command -v xelatex >/dev/null || { echo "TeX is needed for the PDF: apt-get install $(TEX_PACKAGES)" >&2; exit 1; }
+	$(NOTEBOOK_ENV) $(BIN)/jupyter-book build . --builder pdflatex -n --keep-going
+	@test -f _build/latex/rnnbook.pdf
+	mkdir -p _build/html && cp _build/latex/rnnbook.pdf _build/html/rnnbook.pdf
 
 test: $(STAMP) $(ASSETS)
 	$(NOTEBOOK_ENV) $(BIN)/python -m pytest

@@ -48,14 +48,24 @@ def test_draw_gradient_profile_handles_underflow(setup):
     assert len(ax.get_lines()) == 3  # median, reference, and the line at 1
 
 
-def test_explorer_builds_and_redraws_headless(setup):
+def test_explorer_stores_the_profile_of_every_slider_position(setup):
     Wh, Wx, x = setup
-    w = gradient_lag_explorer(Wh, Wx, x, rho=0.9)
-    controls, out = w.children
-    rho_slider, scale_slider = controls.children
-    assert rho_slider.value == pytest.approx(0.9) and scale_slider.value == 1.0
-    rho_slider.value = 2.0  # runs the redraw callback; must not raise
-    scale_slider.value = 0.0
+    e = gradient_lag_explorer(Wh, Wx, x, rho=0.75, rho_range=(0.5, 2.0, 0.25),
+                              scale_range=(0.0, 2.0, 1.0), lag_step=1)
+    assert e.settings == 7 * 3
+    params = {p["name"]: p["value"] for p in e.to_dict()["params"]}
+    assert params == {"rho": 0.75, "input_scale": 1.0}
+    for rho, scale in [(0.5, 0.0), (2.0, 2.0)]:
+        stored = e.table(rho=rho, input_scale=scale)
+        prof = rnn_gradient_profile(Wh, Wx, x, rho, scale)
+        assert [int(v) for v in stored["lag"]] == list(prof["lags"])
+        expected = np.log10(np.clip(prof["median"], 1e-17, 1e17))
+        assert np.allclose([float(v) for v in stored["median"]], expected, atol=1e-3)
+        assert float(stored["saturation"][0]) == pytest.approx(prof["saturation"], abs=1e-4)
+    # The two corners differ, so moving the sliders changes the picture.
+    assert e.table(rho=0.5, input_scale=0.0)["median"] != e.table(rho=2.0, input_scale=2.0)["median"]
+    with pytest.raises(ValueError, match="rho_range"):
+        gradient_lag_explorer(Wh, Wx, x, rho_range=(0.5, 2.0, 0.4))
 
 
 def test_explorer_rejects_bad_arrays(setup):
@@ -120,17 +130,25 @@ def test_draw_gate_traces_draws_six_curves(lstm_setup):
         draw_gate_traces(lstm_gate_traces(x, Wx, Wh, b), unit=3)
 
 
-def test_gate_explorer_builds_and_redraws_headless(lstm_setup):
+def test_gate_explorer_stores_the_traces_of_every_slider_position(lstm_setup):
     x, Wx, Wh, b = lstm_setup
-    w = lstm_gate_explorer(x, Wx, Wh, b, forget_bias=2.0, marks=[3])
-    rows, out = w.children[:2], w.children[2]
-    sliders = [s for row in rows for s in row.children]
-    assert [s.description for s in sliders] == ["input bias", "forget bias", "output bias",
-                                                "input scale"]
-    assert sliders[1].value == 2.0
-    for s, v in zip(sliders, (-3.0, 5.0, -2.0, 0.5)):
-        s.value = v  # runs the redraw callback; must not raise
+    e = lstm_gate_explorer(x, Wx, Wh, b, forget_bias=2.0, input_range=(-2.0, 2.0, 2.0),
+                           forget_range=(0.0, 2.0, 1.0), output_range=(0.0, 1.0, 1.0),
+                           n=1, unit=2, marks=[3])
+    assert e.settings == 3 * 3 * 2
+    params = {p["name"]: p["value"] for p in e.to_dict()["params"]}
+    assert params == {"input_bias": 0.0, "forget_bias": 2.0, "output_bias": 0.0}
+    knobs = dict(input_bias=-2.0, forget_bias=1.0, output_bias=1.0)
+    stored = e.table(**knobs)
+    traces = lstm_gate_traces(x, Wx, Wh, b, **knobs)
+    for key in "ifogch":
+        assert np.allclose([float(v) for v in stored[key]], traces[key][1, :, 2],
+                           rtol=6e-3, atol=1e-6), key  # three significant digits
+    assert e.table(**knobs)["c"] != e.table(input_bias=2.0, forget_bias=2.0,
+                                            output_bias=1.0)["c"]
     with pytest.raises(ValueError, match="Wx"):
         lstm_gate_explorer(x, Wx[:, :6], Wh, b)
     with pytest.raises(ValueError, match="unit"):
         lstm_gate_explorer(x, Wx, Wh, b, unit=5)
+    with pytest.raises(ValueError, match="marks"):
+        lstm_gate_explorer(x, Wx, Wh, b, marks=[99])

@@ -1,13 +1,16 @@
-"""Interactive explorers (ipywidgets) for the book's notebooks.
+"""Interactive explorers for the book's notebooks.
 
-Each explorer is a plain function that draws one matplotlib figure for a
-given setting of its parameters, wrapped in sliders. The drawing function is
-public too, so a notebook can put a static figure of the same kind next to
-the widget (the static web site has no kernel to run the sliders), and the
-tests can check the drawing without a browser.
+Each explorer has a plain function that computes what it shows for one
+setting of its controls (:func:`rnn_gradient_profile`,
+:func:`lstm_gate_traces`) and a matplotlib drawing of one setting, for the
+static figures beside it and for tests. The explorers themselves
+(:func:`gradient_lag_explorer`, :func:`lstm_gate_explorer`) compute every
+setting on a grid of slider positions once and hand the results to
+:func:`rnnbook.book.explorers.grid_explorer`, which makes a Vega-Lite chart whose
+sliders work on the static site without a kernel.
 
 Figures are built with :class:`matplotlib.figure.Figure` rather than
-``pyplot`` so that redrawing never leaves stray figures behind for the
+``pyplot`` so that drawing never leaves stray figures behind for the
 notebook to show twice.
 """
 
@@ -112,44 +115,106 @@ def draw_gradient_profile(profile: dict, rho: float, ax=None, *, ylim=(1e-16, 1e
     return ax
 
 
-def gradient_lag_explorer(Wh, Wx, x, *, rho: float = 1.0, rho_range=(0.25, 2.5, 0.05),
-                          input_scale: float = 1.0, scale_range=(0.0, 8.0, 0.25), b=None):
-    """Sliders for the spectral radius and the input scale, redrawing the gradient profile.
+def _grid(rng, what: str) -> np.ndarray:
+    """The values of a (min, max, step) range, both ends included."""
+    lo, hi, step = (float(v) for v in rng)
+    if not (step > 0 and hi > lo):
+        raise ValueError(f"{what} is {tuple(rng)} but needs to be (min, max, step) with "
+                         "max > min and step > 0")
+    n = int(round((hi - lo) / step))
+    if not np.isclose(lo + n * step, hi):
+        raise ValueError(f"{what} is {tuple(rng)} but max - min needs to be a multiple of step")
+    return lo + step * np.arange(n + 1)
+
+
+def gradient_lag_explorer(Wh, Wx, x, *, rho: float = 1.0, rho_range=(0.25, 2.5, 0.125),
+                          input_scale: float = 1.0, scale_range=(0.0, 8.0, 1.0), b=None,
+                          lag_step: int = 2):
+    """Sliders for the spectral radius and the input scale over the gradient profile.
+
+    Every slider position is computed here, once, with
+    :func:`rnn_gradient_profile`; the chart (see :mod:`rnnbook.book.explorers`)
+    then shows the median gradient norm against the lag, the middle half of
+    the batch, the linear-regime line ``rho ** lag`` and the share of
+    saturated units for the chosen setting, on the static site as well as in
+    a notebook.
 
     Args:
         Wh: recurrent matrix, (H, H); rescaled to each slider value of rho.
         Wx: input matrix, (D, H); multiplied by the input-scale slider.
-        x: inputs, (N, T, D); keep N * T modest (say N = 16, T = 60) so that
-            a redraw takes a fraction of a second.
-        rho: initial spectral radius.
+        x: inputs, (N, T, D); every grid point runs the network once, so keep
+            N * T modest (say N = 16, T = 60).
+        rho: initial spectral radius (a point of ``rho_range``).
         rho_range: (min, max, step) of the spectral-radius slider.
-        input_scale: initial input scale.
+        input_scale: initial input scale (a point of ``scale_range``).
         scale_range: (min, max, step) of the input-scale slider.
         b: bias (H,); ``None`` means zeros.
+        lag_step: keep every ``lag_step``-th lag (a lighter page).
 
     Returns:
-        an ``ipywidgets.VBox`` holding the two sliders and the figure.
+        a :class:`rnnbook.book.explorers.Explorer`; the last line of a cell shows it.
 
     Taught in: Chapter 3, Vanishing and exploding gradients.
     """
-    import ipywidgets as widgets
-    from IPython.display import display
+    import altair as alt
 
-    # Fail now, with the library's message, rather than inside the callback.
+    from rnnbook.book.explorers import grid_explorer, slider
+
+    # Fail now, with the library's message, rather than at every grid point.
     rnn_gradient_profile(Wh, Wx, x[:1, :1], rho, input_scale, b)
-    rho_slider = widgets.FloatSlider(
-        value=rho, min=rho_range[0], max=rho_range[1], step=rho_range[2],
-        description="ρ(W_hh)", continuous_update=False, readout_format=".2f")
-    scale_slider = widgets.FloatSlider(
-        value=input_scale, min=scale_range[0], max=scale_range[1], step=scale_range[2],
-        description="input scale", continuous_update=False, readout_format=".2f")
+    if not (isinstance(lag_step, (int, np.integer)) and lag_step >= 1):
+        raise ValueError(f"lag_step is {lag_step!r} but needs to be an integer >= 1")
+    floor, top = 1e-16, 1e16
 
-    def redraw(rho, input_scale):
-        ax = draw_gradient_profile(rnn_gradient_profile(Wh, Wx, x, rho, input_scale, b), rho)
-        display(ax.figure)
+    def profile(rho, input_scale):
+        p = rnn_gradient_profile(Wh, Wx, x, rho, input_scale, b)
+        keep = slice(None, None, int(lag_step))
+        lags = p["lags"][keep]
+        with np.errstate(divide="ignore", over="ignore"):
+            linear = float(rho) ** lags.astype(np.float64)
+            logs = {k: np.log10(np.clip(p[k][keep], floor / 10, top * 10))
+                    for k in ("median", "q25", "q75")}
+            linear = np.log10(np.clip(linear, floor / 10, top * 10))
+        return {"lag": lags, **logs, "linear": linear, "saturation": p["saturation"]}
 
-    out = widgets.interactive_output(redraw, {"rho": rho_slider, "input_scale": scale_slider})
-    return widgets.VBox([widgets.HBox([rho_slider, scale_slider]), out])
+    def draw(base):
+        lo, hi = int(np.log10(floor)), int(np.log10(top))
+        y_scale = alt.Scale(domain=[lo, hi], clamp=True)
+        x = alt.X("lag:Q", title="lag k (steps back from the last state)")
+        band = base.mark_area(opacity=0.25, color=_BLUE, clip=True).encode(
+            x=x, y=alt.Y("q25:Q", scale=y_scale), y2="q75:Q")
+        names = {"median": "median gradient norm (band: middle half of the batch)",
+                 "linear": "linear regime, rho to the power k"}
+        lines = base.transform_fold(["median", "linear"], as_=["curve", "value"]).transform_calculate(
+            curve="datum.curve == 'median' ? '%s' : '%s'" % (names["median"], names["linear"])
+        ).mark_line(clip=True, strokeWidth=2).encode(
+            x=x,
+            y=alt.Y("value:Q", scale=y_scale, title="gradient norm",
+                    axis=alt.Axis(values=list(range(lo, hi + 1, 4)),
+                                  labelExpr="datum.value == 0 ? '1' : '1e' + datum.value")),
+            color=alt.Color("curve:N", title=None, scale=alt.Scale(
+                domain=list(names.values()), range=[_BLUE, _ORANGE])),
+            strokeDash=alt.StrokeDash("curve:N", title=None, scale=alt.Scale(
+                domain=list(names.values()), range=[[1, 0], [6, 4]])))
+        one = base.transform_filter("datum.lag == 0").mark_rule(color=_GREY).encode(
+            y=alt.datum(0))
+        note = base.transform_filter("datum.lag == 0").transform_calculate(
+            text="'saturated units (|h| > 0.99): ' + format(datum.saturation, '.1%')"
+        ).mark_text(align="left", baseline="bottom", fontSize=13).encode(
+            x=alt.value(0), y=alt.value(-6), text="text:N")
+        return alt.layer(band, one, lines, note)
+
+    return grid_explorer(
+        profile,
+        [slider("rho", _grid(rho_range, "rho_range"), "spectral radius ρ", initial=rho),
+         slider("input_scale", _grid(scale_range, "scale_range"), "input scale",
+                initial=input_scale)],
+        draw,
+        description=("Gradient norm of a tanh RNN against the lag on a log axis, for the "
+                     "spectral radius and input scale chosen with the two sliders: the "
+                     "median over the batch with the middle half shaded, the line rho to "
+                     "the power k of the linear regime, and the share of saturated units."),
+        height=280)
 
 
 # -- the LSTM gate explorer ---------------------------------------------------------
@@ -247,53 +312,97 @@ def draw_gate_traces(traces: dict, axes=None, *, n: int = 0, unit: int = 0, mark
 
 
 def lstm_gate_explorer(x, Wx, Wh, b, *, input_bias: float = 0.0, forget_bias: float = 1.0,
-                       output_bias: float = 0.0, input_scale: float = 1.0,
-                       bias_range=(-6.0, 6.0, 0.25), scale_range=(0.0, 3.0, 0.1),
-                       n: int = 0, unit: int = 0, marks=None):
-    """Sliders for the gate biases and the input scale, redrawing one unit's traces.
+                       output_bias: float = 0.0, input_range=(-6.0, 6.0, 3.0),
+                       forget_range=(-2.0, 8.0, 1.0), output_range=(-6.0, 6.0, 4.0),
+                       input_scale: float = 1.0, n: int = 0, unit: int = 0, marks=None):
+    """Sliders for the three gate biases over one unit's gates and states.
+
+    Every slider position is computed here, once, with
+    :func:`lstm_gate_traces`; the chart (see :mod:`rnnbook.book.explorers`) shows
+    the input, forget and output gates (top) and the candidate, cell state
+    and hidden state (bottom) of one unit for the chosen biases, on the
+    static site as well as in a notebook.
 
     Args:
-        x: inputs, (N, T, D); a short batch (N of 1 to a few, T up to ~100)
-            keeps redraws instant.
+        x: inputs, (N, T, D); one short sequence (T up to ~100) keeps the page light.
         Wx, Wh, b: LSTM parameters, (D, 4H), (H, 4H), (4H,).
-        input_bias, forget_bias, output_bias: initial slider values (each
-            overwrites its gate's whole bias block, see :func:`lstm_gate_traces`).
-        input_scale: initial value of the factor on ``Wx``.
-        bias_range: (min, max, step) of the three bias sliders.
-        scale_range: (min, max, step) of the input-scale slider.
-        n, unit, marks: passed to :func:`draw_gate_traces`.
+        input_bias, forget_bias, output_bias: initial slider values, points of
+            their ranges (each overwrites its gate's whole bias block, see
+            :func:`lstm_gate_traces`).
+        input_range, forget_range, output_range: (min, max, step) of the
+            three sliders; the grid has one setting per combination.
+        input_scale: factor on ``Wx``, fixed.
+        n: which sequence of the batch to draw.
+        unit: which hidden unit to draw.
+        marks: optional steps (0-based) to mark with dotted vertical lines.
 
     Returns:
-        an ``ipywidgets.VBox`` with the four sliders and the figure.
+        a :class:`rnnbook.book.explorers.Explorer`; the last line of a cell shows it.
 
     Taught in: Chapter 4, Long short-term memory.
     """
-    import ipywidgets as widgets
-    from IPython.display import display
+    import altair as alt
 
-    # Fail now, with the library's message, rather than inside the callback.
+    from rnnbook.book.explorers import grid_explorer, slider
+
+    # Fail now, with the library's message, rather than at every grid point.
     first = lstm_gate_traces(x[:1, :1], Wx, Wh, b, input_scale=input_scale)
     if not (0 <= n < len(x) and 0 <= unit < first["c"].shape[2]):
         raise ValueError(f"n = {n} or unit = {unit} is outside the batch or the hidden units")
+    T = np.shape(x)[1]
+    marks = [] if marks is None else [int(m) for m in marks]
+    if any(not 0 <= m < T for m in marks):
+        raise ValueError(f"marks are {marks} but need to be steps in [0, {T})")
+    gates = {"i": "input gate i", "f": "forget gate f", "o": "output gate o"}
+    states = {"g": "candidate c~", "c": "cell state c", "h": "hidden state h"}
 
-    def slider(value, rng, label):
-        return widgets.FloatSlider(value=value, min=rng[0], max=rng[1], step=rng[2],
-                                   description=label, continuous_update=False,
-                                   readout_format=".2f")
+    def traces(input_bias, forget_bias, output_bias):
+        tr = lstm_gate_traces(x[n:n + 1], Wx, Wh, b, input_bias=input_bias,
+                              forget_bias=forget_bias, output_bias=output_bias,
+                              input_scale=input_scale)
+        return {"step": np.arange(1, T + 1),
+                **{k: tr[k][0, :, unit] for k in (*gates, *states)}}
 
-    sliders = {
-        "input_bias": slider(input_bias, bias_range, "input bias"),
-        "forget_bias": slider(forget_bias, bias_range, "forget bias"),
-        "output_bias": slider(output_bias, bias_range, "output bias"),
-        "input_scale": slider(input_scale, scale_range, "input scale"),
-    }
+    def panel(base, names, colors, dashes, title, domain=None):
+        scale = alt.Scale(domain=list(names.values()), range=colors)
+        y_scale = alt.Scale(domain=domain, clamp=True) if domain else alt.Scale(zero=True)
+        lines = base.transform_fold(list(names), as_=["key", "value"]).transform_calculate(
+            curve=" : ".join(f"datum.key == '{k}' ? '{v}'" for k, v in names.items())
+            + " : ''").mark_line(strokeWidth=2, clip=True).encode(
+            x=alt.X("step:Q", title="step t", scale=alt.Scale(domain=[0.5, T + 0.5], nice=False)),
+            y=alt.Y("value:Q", title=title, scale=y_scale),
+            color=alt.Color("curve:N", title=None, scale=scale,
+                            legend=alt.Legend(orient="right", direction="vertical")),
+            strokeDash=alt.StrokeDash("curve:N", title=None, scale=alt.Scale(
+                domain=list(names.values()), range=dashes)))
+        layers = [lines]
+        if marks:
+            rules = alt.Chart(alt.Data(values=[{"step": m + 1} for m in marks])).mark_rule(
+                color=_GREY, strokeDash=[2, 3]).encode(x="step:Q")
+            layers.insert(0, rules)
+        return alt.layer(*layers).properties(width=460, height=170)
 
-    def redraw(**knobs):
-        top, _ = draw_gate_traces(lstm_gate_traces(x, Wx, Wh, b, **knobs), n=n, unit=unit,
-                                  marks=marks)
-        display(top.figure)
+    def draw(base):
+        top = panel(base, gates, [_GREEN, _VERMILLION, _PURPLE], [[1, 0], [1, 0], [1, 0]],
+                    "gate value", domain=[0, 1])
+        bottom = panel(base, states, [_ORANGE, _BLUE, "#777777"], [[2, 2], [1, 0], [6, 4]],
+                       "value")
+        return alt.vconcat(top, bottom).resolve_scale(color="independent",
+                                                      strokeDash="independent")
 
-    out = widgets.interactive_output(redraw, sliders)
-    rows = [widgets.HBox([sliders["input_bias"], sliders["forget_bias"]]),
-            widgets.HBox([sliders["output_bias"], sliders["input_scale"]])]
-    return widgets.VBox(rows + [out])
+    values = {"input_bias": _grid(input_range, "input_range"),
+              "forget_bias": _grid(forget_range, "forget_range"),
+              "output_bias": _grid(output_range, "output_range")}
+    initial = {"input_bias": input_bias, "forget_bias": forget_bias,
+               "output_bias": output_bias}
+    labels = {"input_bias": "input bias", "forget_bias": "forget bias",
+              "output_bias": "output bias"}
+    return grid_explorer(
+        traces,
+        [slider(k, values[k], labels[k], initial=initial[k]) for k in values],
+        draw,
+        description=("One LSTM unit over one input sequence, for the gate biases chosen "
+                     "with the three sliders: the input, forget and output gates over the "
+                     "steps in the upper panel, and the candidate, the cell state and the "
+                     "hidden state in the lower panel; dotted lines mark the marked steps."),
+        digits=3)
