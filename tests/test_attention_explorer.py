@@ -54,11 +54,17 @@ def test_static_views_draw_the_weights():
     plt.close("all")
 
 
-def test_widget_limits_the_step_to_the_example():
+def test_explorer_holds_every_step_and_clamps_short_outputs():
     table, _ = make_table()
-    box = attention_explorer(table)
-    choice, slider = box.children[0].children
-    assert slider.max == 3
-    choice.value = 1
-    assert slider.max == 1
+    explorer = attention_explorer(table, example=1, step=1)
+    assert explorer.settings == 2 * 4              # two inputs, four output steps
+    first = explorer.table(example=0, step=2)
+    np.testing.assert_allclose([float(v) for v in first["weight"]], table.weights[0][2],
+                               rtol=1e-3)
+    # The second output has two steps; later steps show its last one.
+    late, last = explorer.table(example=1, step=3), explorer.table(example=1, step=1)
+    assert late == last and len(late["weight"]) == 3
+    assert "writes '2'" in last["writes"][0]
+    spec = explorer.to_dict()
+    assert spec["description"].startswith("Bar chart of the attention weights")
     plt.close("all")

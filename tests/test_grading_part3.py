@@ -172,8 +172,9 @@ HONEST = {
             cf, cb = cache
             H = dh.shape[2] // 2
             lengths = cf.lengths
-            dx_f, _, gf = recurrent_backward(dh[..., :H], cf)
-            dx_r, _, gb = recurrent_backward(reverse_within_lengths(dh[..., H:], lengths), cb)
+            dx_f, _, gf, _ = recurrent_backward(dh[..., :H], cf)
+            dx_r, _, gb, _ = recurrent_backward(reverse_within_lengths(dh[..., H:], lengths),
+                                                cb)
             dx = dx_f + reverse_within_lengths(dx_r, lengths)
             return dx, gf["Wx"], gf["Wh"], gf["b"], gb["Wx"], gb["Wh"], gb["b"]
         """),

@@ -170,10 +170,14 @@ def draw_attention_step(table: AttentionTable, example: int, step: int, axes=Non
 
 
 def attention_explorer(table: AttentionTable, *, example: int = 0, step: int = 0):
-    """A dropdown for the example and a slider for the output step, over a fixed table.
+    """A selector for the example and a slider for the output step, over a fixed table.
 
     Taught in: Chapter 8, Attention.
 
+    The chart is an explorer of :mod:`rnnbook.book.explorers`: every
+    (example, step) of the table is laid out in advance, so the controls work
+    on the static site with no kernel, and in a running kernel too. Steps past
+    the end of a shorter output show its last step.
 
     Args:
         table: an :class:`AttentionTable` (precomputed; the model is not needed).
@@ -181,28 +185,41 @@ def attention_explorer(table: AttentionTable, *, example: int = 0, step: int = 0
         step: initially selected output step.
 
     Returns:
-        an ``ipywidgets.VBox`` with the two controls and the figure.
+        an :class:`rnnbook.book.explorers.Explorer`.
     """
-    import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+    import altair as alt
+
+    from rnnbook.book.explorers import grid_explorer, select, slider
 
     draw_attention_step(table, example, step, axes=None)  # fail early, with a clear message
+    import matplotlib.pyplot as plt
     plt.close()
-    choice = widgets.Dropdown(options=[(s, n) for n, s in enumerate(table.sources)],
-                              value=example, description="input")
-    slider = widgets.IntSlider(value=step, min=0, max=len(table.outputs[example]) - 1,
-                               description="output step", continuous_update=False)
+    longest = max(len(out) for out in table.outputs)
 
-    def clamp(change):
-        slider.max = len(table.outputs[change["new"]]) - 1
+    def weights_at(example, step):
+        src, out, w = table.sources[example], table.outputs[example], table.weights[example]
+        t = min(int(step), len(out) - 1)
+        labels = [f"{i:02d} {ch if ch != ' ' else '␣'}" for i, ch in enumerate(src)]
+        return {"input": labels, "weight": np.asarray(w[t], dtype=np.float64),
+                "writes": f"output step {t}: writes '{out[t]}' (output so far: {out[:t + 1]})"}
 
-    choice.observe(clamp, names="value")
+    def draw(base):
+        bars = base.mark_bar(color="#0072B2").encode(
+            x=alt.X("input:N", sort=None, title="input character (position, character)"),
+            y=alt.Y("weight:Q", scale=alt.Scale(domain=[0, 1]), title="attention weight"))
+        note = base.transform_filter("datum.weight >= 0").mark_text(
+            align="left", baseline="bottom", fontSize=13).encode(
+            x=alt.value(0), y=alt.value(-6), text="writes:N")
+        return alt.layer(bars, note)
 
-    def redraw(example, step):
-        axes = draw_attention_step(table, example, min(step, len(table.outputs[example]) - 1))
-        display(axes[0].figure)
-        plt.close(axes[0].figure)
-
-    out = widgets.interactive_output(redraw, {"example": choice, "step": slider})
-    return widgets.VBox([widgets.HBox([choice, slider]), out])
+    return grid_explorer(
+        weights_at,
+        [select("example", list(range(len(table))), labels=list(table.sources),
+                label="input", initial=example),
+         slider("step", np.arange(longest), "output step", fmt="d", initial=step)],
+        draw,
+        description=("Bar chart of the attention weights that one output step of the "
+                     "trained model puts on each character of the chosen input; the "
+                     "selector picks the input, the slider the output step, and the line "
+                     "above the bars names the character written at that step."),
+        height=260)
