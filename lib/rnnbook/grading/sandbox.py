@@ -373,7 +373,7 @@ class Sandbox:
         """The same sandbox for kernels that get another stub package.
 
         An exercise that gives blocked library code as working code (see
-        :data:`~rnnbook.grading.selfcheck.GIVEN`) has a stub package of its
+        ``selfcheck.GIVEN``) has a stub package of its
         own; everything else about its kernels' confinement is the same.
         """
         other = copy.copy(self)

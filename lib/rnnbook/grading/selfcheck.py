@@ -64,7 +64,7 @@ def given_functions(exercise: str | None) -> set[str]:
     A backward question consumes the cache of a forward function; when that
     forward is graded in another exercise, the notebook imports it from
     the library and the grader leaves it available for that exercise. An
-    exercise may also be handed working code outright (:data:`GIVEN`).
+    exercise may also be handed working code outright (``GIVEN``).
     """
     if exercise not in EXERCISES:
         return set()

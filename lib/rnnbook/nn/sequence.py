@@ -137,10 +137,10 @@ class RecurrentCache:
         states_last: each state after each sequence's last real step, a tuple
             of (N, H) (the initial state for a sequence of length 0).
 
-    Properties:
-        h0, h_last: the hidden state at the start and after the last real step.
-        c0, c_last: the same for the cell state of a two-state cell such as
-            the LSTM; None for a cell with one state.
+    The properties ``h0`` and ``h_last`` give the hidden state at the start
+    and after the last real step; ``c0`` and ``c_last`` the same for the cell
+    state of a two-state cell such as the LSTM, and None for a cell with one
+    state.
 
     Taught in: Chapter 4, Long short-term memory.
     """
