@@ -339,7 +339,9 @@ def test_nothing_outlives_a_killed_grader(tmp_path, sandbox):
             "the escaping processes never started"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-        assert _wait_for(lambda: processes_with(mark) == [], 10), processes_with(mark)
+        # The launcher notices the dead grader and ends the tree; under load that
+        # can take a few seconds longer than on an idle machine.
+        assert _wait_for(lambda: processes_with(mark) == [], 30), processes_with(mark)
         # The killed grader's cgroups are left empty; the next run removes them.
         limits_mod.remove_stale_cgroups()
         parents = list((limits_mod._v1_parents() or {}).values())
