@@ -361,10 +361,14 @@ def test_nothing_outlives_a_killed_grader(tmp_path, sandbox):
 def test_limits_hold_without_the_sandbox(tmp_path, mode):
     # Without namespaces, a grader running as root starts the kernel under an
     # unprivileged user id, so that RLIMIT_NPROC binds in the fallback too.
-    cases = {"fork_bomb_top": HOSTILE["fork_bomb_top"],
-             "memory_hog_top": HOSTILE["memory_hog_top"],
+    cases = {"memory_hog_top": HOSTILE["memory_hog_top"],
              "uid": (at_top_level("import os\nassert os.getuid() != 0 or "
                                   f"{os.geteuid()} != 0\n"), None, None)}
+    if mode == "auto":
+        # Under RLIMIT_NPROC alone the bounded bomb's forks simply fail at the
+        # limit and the cell goes on, so whether a reason is reported depends on
+        # the poller seeing the count at the limit: a race, not a check.
+        cases["fork_bomb_top"] = HOSTILE["fork_bomb_top"]
     paths = []
     for key, (nb, _, _) in cases.items():
         paths.append(tmp_path / f"{key}.ipynb")
@@ -420,3 +424,4 @@ def test_cgroup_v1_limits_and_counters(tmp_path):
     assert c.check().kind == "cpu"
     (mem / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
     assert c.check().kind == "memory"
+

@@ -4,8 +4,8 @@ The model reads one character per step as a one-hot vector, runs the tanh
 RNN of :mod:`rnnbook.nn.rnn` over the sequence and maps every hidden state to
 scores over the next character with a temporal affine layer:
 
-    h_t = tanh(onehot(x_t) Wx + h_{t-1} Wh + b)
-    o_t = h_t Wy + by
+    h[t] = tanh(onehot(x[t]) Wx + h[t-1] Wh + b)
+    o[t] = h[t] Wy + by
     loss = mean over positions of -log softmax(o_t)[y_t]
 
 With one-hot inputs, ``onehot(x_t) Wx`` is simply row ``x_t`` of ``Wx``, so
