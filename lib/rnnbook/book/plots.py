@@ -417,6 +417,29 @@ def _gate_box(ax, x, y, symbol, fill, paint, part, *, width=0.9, height=0.6, rou
     ax.text(x, y, symbol, ha="center", va="center", fontsize=fontsize, zorder=3, color=text)
 
 
+def _cell_frame_and_belt(ax, paint, *, bottom, height, x_times, x_plus, times_part,
+                         state_in, state_out, belt_y=5.0):
+    """The grey frame of a gated cell and its state line: in, a product, a sum, out.
+
+    The LSTM's cell-state belt and the GRU's hidden-state line have the same
+    shape; they differ in where the product and the sum sit and what the
+    state is called.
+    """
+    ax.add_patch(FancyBboxPatch((0.4, bottom), 11.0, height,
+                                boxstyle="round,pad=0.02,rounding_size=0.4",
+                                facecolor="#F2F2F2", edgecolor="#999999", linewidth=1.0,
+                                zorder=0))
+    _line(ax, [(-0.6, belt_y), (x_times - 0.28, belt_y)], arrow=False,
+          **paint.line("belt_in", 3.2))
+    _line(ax, [(x_times + 0.28, belt_y), (x_plus - 0.28, belt_y)], arrow=False,
+          **paint.line("belt_mid", 3.2))
+    _line(ax, [(x_plus + 0.28, belt_y), (12.4, belt_y)], **paint.line("belt_out", 3.2))
+    _node(ax, (x_times, belt_y), r"$\times$", **paint.node(times_part))
+    _node(ax, (x_plus, belt_y), "$+$", **paint.node("plus"))
+    ax.text(-0.6, belt_y + 0.3, state_in, ha="left", va="bottom", fontsize=13)
+    ax.text(12.4, belt_y + 0.3, state_out, ha="right", va="bottom", fontsize=13)
+
+
 # What each LSTM gate touches: its box, the inputs that reach it, and its path to the belt.
 _LSTM_PARTS = {
     "f": {"f", "stub_f", "bus_f", "x_in", "f_up", "times_f", "belt_mid"},
@@ -456,19 +479,11 @@ def draw_lstm_cell(ax=None, *, labels: bool = True, highlight: str | None = None
                      () if key is None else _LSTM_PARTS[key])
     fig, ax = _new_axes(ax, (8.8, 5.2))
     belt_y, low_y, gate_y, mid_y = 5.0, 0.6, 2.0, 3.5
-    ax.add_patch(FancyBboxPatch((0.4, 0.1), 11.0, 5.6, boxstyle="round,pad=0.02,rounding_size=0.4",
-                                facecolor="#F2F2F2", edgecolor="#999999", linewidth=1.0,
-                                zorder=0))
     # The cell-state belt: c_{t-1} -> x (forget) -> + (write) -> c_t.
     xf, xi, xg, xo = 2.0, 4.0, 5.8, 8.1
-    _line(ax, [(-0.6, belt_y), (xf - 0.28, belt_y)], arrow=False, **paint.line("belt_in", 3.2))
-    _line(ax, [(xf + 0.28, belt_y), (xg - 0.28, belt_y)], arrow=False,
-          **paint.line("belt_mid", 3.2))
-    _line(ax, [(xg + 0.28, belt_y), (12.4, belt_y)], **paint.line("belt_out", 3.2))
-    _node(ax, (xf, belt_y), r"$\times$", **paint.node("times_f"))
-    _node(ax, (xg, belt_y), "$+$", **paint.node("plus"))
-    ax.text(-0.6, belt_y + 0.3, "$c_{t-1}$", ha="left", va="bottom", fontsize=13)
-    ax.text(12.4, belt_y + 0.3, "$c_t$", ha="right", va="bottom", fontsize=13)
+    _cell_frame_and_belt(ax, paint, bottom=0.1, height=5.6, x_times=xf, x_plus=xg,
+                         times_part="times_f", state_in="$c_{t-1}$", state_out="$c_t$",
+                         belt_y=belt_y)
     # h_{t-1} enters at the bottom left and x_t from below; together they feed every gate.
     bus_y = gate_y - 0.9
     _line(ax, [(-0.6, low_y), (0.9, low_y), (0.9, bus_y), (xo, bus_y)], arrow=False,
@@ -570,18 +585,10 @@ def draw_gru_cell(ax=None, *, labels: bool = True, highlight: str | None = None)
     belt_y, low_y, gate_y = 5.0, 0.6, 2.0
     bus_y, r_y = gate_y - 0.9, 2.9
     xz, xr, xh, xn, xm, xp = 2.4, 3.8, 5.2, 6.9, 8.6, 10.4
-    ax.add_patch(FancyBboxPatch((0.4, -0.2), 11.0, 5.9, boxstyle="round,pad=0.02,rounding_size=0.4",
-                                facecolor="#F2F2F2", edgecolor="#999999", linewidth=1.0,
-                                zorder=0))
     # The state line: h_{t-1} -> x z_t -> + (1 - z_t) n_t -> h_t.
-    _line(ax, [(-0.6, belt_y), (xm - 0.28, belt_y)], arrow=False, **paint.line("belt_in", 3.2))
-    _line(ax, [(xm + 0.28, belt_y), (xp - 0.28, belt_y)], arrow=False,
-          **paint.line("belt_mid", 3.2))
-    _line(ax, [(xp + 0.28, belt_y), (12.4, belt_y)], **paint.line("belt_out", 3.2))
-    _node(ax, (xm, belt_y), r"$\times$", **paint.node("times_z"))
-    _node(ax, (xp, belt_y), "$+$", **paint.node("plus"))
-    ax.text(-0.6, belt_y + 0.3, "$h_{t-1}$", ha="left", va="bottom", fontsize=13)
-    ax.text(12.4, belt_y + 0.3, "$h_t$", ha="right", va="bottom", fontsize=13)
+    _cell_frame_and_belt(ax, paint, bottom=-0.2, height=5.9, x_times=xm, x_plus=xp,
+                         times_part="times_z", state_in="$h_{t-1}$", state_out="$h_t$",
+                         belt_y=belt_y)
     _line(ax, [(11.4, belt_y), (11.4, 6.4)], **paint.line("belt_out"))
     ax.text(11.55, 6.4, "$h_t$", ha="left", va="top", fontsize=13)
     # h_{t-1} drops to the bus, where x_t joins it; the bus feeds the two gates.

@@ -217,19 +217,29 @@ def drop_to_user(uid: int) -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_CAP_AMBIENT_RAISE)")
 
 
-def _descendants(root: int) -> list[int]:
+# The process-tree functions below are also the grader's (``limits`` imports
+# them from this file), so the launcher and the grader end processes alike.
+
+def stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name, or None when gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read().decode(errors="replace")
+    except OSError:
+        return None
+    # The command name is in parentheses and may itself contain spaces.
+    return data[data.rfind(")") + 2:].split()
+
+
+def descendants(root: int) -> list[int]:
+    """Pids of every process below ``root`` (children first reached first)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                data = fh.read().decode(errors="replace")
-            ppid = int(data[data.rfind(")") + 2:].split()[1])
-        except (OSError, ValueError, IndexError):
-            # Gone between the listing and the read (its stat is then empty).
-            continue
-        children.setdefault(ppid, []).append(int(entry))
+        if entry.isdigit():
+            # A process gone between the listing and the read has no fields.
+            fields = stat_fields(int(entry))
+            if fields and len(fields) > 1 and fields[1].isdigit():
+                children.setdefault(int(fields[1]), []).append(int(entry))
     out, todo = [], [root]
     while todo:
         for c in children.get(todo.pop(), ()):
@@ -238,22 +248,37 @@ def _descendants(root: int) -> list[int]:
     return out
 
 
+def send_signal(pids, sig: int) -> None:
+    """Send ``sig`` to each of ``pids``, passing over those already gone."""
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+
+
+def stop_then_kill(pids) -> None:
+    """Stop every one of ``pids``, then kill them.
+
+    Stopping all first keeps a forking process from adding children
+    between the listing and the kill.
+    """
+    pids = list(pids)
+    send_signal(pids, signal.SIGSTOP)
+    send_signal(pids, signal.SIGKILL)
+
+
 def _kill_descendants() -> None:
     """Stop and kill every process below this one, reaping them, until none is left."""
     me = os.getpid()
     for _ in range(200):
         try:
-            pids = _descendants(me)
+            pids = descendants(me)
         except Exception:  # noqa: BLE001 - never leave without trying again
             continue
         if not pids:
             return
-        for sig in (signal.SIGSTOP, signal.SIGKILL):
-            for pid in pids:
-                try:
-                    os.kill(pid, sig)
-                except OSError:
-                    pass
+        stop_then_kill(pids)
         while True:
             try:
                 if os.waitpid(-1, os.WNOHANG)[0] == 0:

@@ -43,6 +43,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._launcher import descendants, send_signal, stat_fields, stop_then_kill
+
 __all__ = ["Limits", "LimitHit", "Container", "make_container", "format_mib",
            "remove_stale_cgroups", "kernel_uid", "descendants", "kill_tree"]
 
@@ -115,48 +117,16 @@ class LimitHit:
 # Process trees from /proc
 # --------------------------------------------------------------------------
 
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read().decode(errors="replace")
-    except OSError:
-        return None
-    # The command name is in parentheses and may itself contain spaces.
-    return data[data.rfind(")") + 2:].split()
-
-
-def descendants(root: int) -> list[int]:
-    """Pids of every process below ``root`` (children first reached first)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            fields = _stat_fields(int(entry))
-            if fields and len(fields) > 1 and fields[1].isdigit():
-                children.setdefault(int(fields[1]), []).append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        for c in children.get(todo.pop(), ()):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
 def kill_tree(root: int) -> None:
     """Stop, then kill, every descendant of ``root`` (not ``root`` itself).
 
-    Stopping first keeps a forking process from adding children between
-    the listing and the kill; a few rounds catch what was born meanwhile.
+    A few rounds catch what was born between the listing and the kill.
     """
     for _ in range(5):
         pids = descendants(root)
         if not pids:
             return
-        for sig in (signal.SIGSTOP, signal.SIGKILL):
-            for pid in pids:
-                try:
-                    os.kill(pid, sig)
-                except OSError:
-                    pass
+        stop_then_kill(pids)
         time.sleep(0.01)
 
 
@@ -165,7 +135,7 @@ def _tree_usage(root: int) -> tuple[float, int, int]:
     tick = os.sysconf("SC_CLK_TCK")
     cpu, pss, tasks = 0.0, 0, 0
     for pid in [root, *descendants(root)]:
-        fields = _stat_fields(pid)
+        fields = stat_fields(pid)
         if not fields or len(fields) < 18:
             continue
         # utime, stime and the waited-for children's cutime, cstime.
@@ -357,11 +327,7 @@ class CgroupV2(Container):
             try:
                 _write(kill_file, "1")
             except OSError:
-                for pid in pids:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
+                send_signal(pids, signal.SIGKILL)
             time.sleep(0.02)
         super().kill()
 
@@ -422,11 +388,7 @@ class CgroupV1(Container):
                     _write(freezer / "freezer.state", "FROZEN")
                 except OSError:
                     pass
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+            send_signal(pids, signal.SIGKILL)
             if freezer is not None:
                 # Killed tasks die only once thawed.
                 try:
@@ -514,20 +476,15 @@ def make_container(limits: Limits, name: str, mode: str = "auto") -> Container:
     """
     full = f"{CGROUP_PREFIX}{os.getpid()}-{name}"
     if mode == "auto":
-        if "v2" not in _CHOICE:
-            _CHOICE["v2"] = _v2_parent()
-        if _CHOICE["v2"] is not None:
-            try:
-                return CgroupV2(limits, full, _CHOICE["v2"])
-            except OSError:
-                pass
-        if "v1" not in _CHOICE:
-            _CHOICE["v1"] = _v1_parents()
-        if _CHOICE["v1"] is not None:
-            try:
-                return CgroupV1(limits, full, _CHOICE["v1"])
-            except OSError:
-                pass
+        for version, find_parent, kind in (("v2", _v2_parent, CgroupV2),
+                                           ("v1", _v1_parents, CgroupV1)):
+            if version not in _CHOICE:
+                _CHOICE[version] = find_parent()
+            if _CHOICE[version] is not None:
+                try:
+                    return kind(limits, full, _CHOICE[version])
+                except OSError:
+                    pass
     elif mode != "rlimits":
         raise ValueError(f"mode must be 'auto' or 'rlimits', got {mode!r}")
     return Container(limits, full)
@@ -554,9 +511,5 @@ def remove_stale_cgroups() -> None:
                 pass
             except (ValueError, OSError):
                 continue
-            for p in _procs(d / "cgroup.procs"):
-                try:
-                    os.kill(p, signal.SIGKILL)
-                except OSError:
-                    pass
+            send_signal(_procs(d / "cgroup.procs"), signal.SIGKILL)
             _rmdir_when_empty(d, 0.5)

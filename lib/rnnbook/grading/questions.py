@@ -325,25 +325,23 @@ RNN_FORWARD = Question(
     (Check("h", 5, 0, (0, 1)), Check("h for float32 inputs", 1, 0, (2,), "dtype")),
 )
 
-RNN_STEP_BACKWARD = Question(
-    "02_rnn_backward", "rnn_step_backward", "backward",
-    ("dx", "dh_prev", "dWx", "dWh", "db"),
-    lambda rng: _with_upstream(rng, _rnn_step_cases(rng, float32=False),
-                               lambda c: [_hidden_shape(c)]),
-    _ref_rnn_step_backward,
-    _value_checks(("dx", "dh_prev", "dWx", "dWh", "db"), (0, 1)),
-    forward="rnn_step_forward",
-)
+def _rnn_backward_question(name, grads, cases, reference, forward):
+    """A question on one of the RNN's backward passes, one check per gradient."""
+    return Question(
+        "02_rnn_backward", name, "backward", grads,
+        lambda rng: _with_upstream(rng, cases(rng, float32=False),
+                                   lambda c: [_hidden_shape(c)]),
+        reference, _value_checks(grads, (0, 1)), forward=forward,
+    )
 
-RNN_BACKWARD = Question(
-    "02_rnn_backward", "rnn_backward", "backward",
-    ("dx", "dh0", "dWx", "dWh", "db"),
-    lambda rng: _with_upstream(rng, _rnn_seq_cases(rng, float32=False),
-                               lambda c: [_hidden_shape(c)]),
-    _ref_rnn_backward,
-    _value_checks(("dx", "dh0", "dWx", "dWh", "db"), (0, 1)),
-    forward="rnn_forward",
-)
+
+RNN_STEP_BACKWARD = _rnn_backward_question(
+    "rnn_step_backward", ("dx", "dh_prev", "dWx", "dWh", "db"), _rnn_step_cases,
+    _ref_rnn_step_backward, "rnn_step_forward")
+
+RNN_BACKWARD = _rnn_backward_question(
+    "rnn_backward", ("dx", "dh0", "dWx", "dWh", "db"), _rnn_seq_cases,
+    _ref_rnn_backward, "rnn_forward")
 
 
 # --------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _harness
+from ._launcher import send_signal
 from .limits import LimitHit, Limits, kernel_uid, kill_tree, make_container, remove_stale_cgroups
 from .questions import EXERCISES, failed_question, score_question
 from .sandbox import PACKAGE_DIR, FileGuard, Sandbox, build_stub_package
@@ -448,11 +449,7 @@ class Kernel:
             pids = _processes_with_token(self.token)
             if not pids:
                 break
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+            send_signal(pids, signal.SIGKILL)
             time.sleep(0.05)
 
     # -- limits -------------------------------------------------------------
