@@ -268,44 +268,52 @@ def gradebooks(reports: list[dict], *, roster: list[Student] | None = None,
         by_ex.setdefault(ex, [])
     books: dict[str, list[Row]] = {}
     for ex, reps in sorted(by_ex.items()):
-        rows = []
         if roster is None:
-            for r in reps:
-                parts = _parts(r["submission"], roots)
-                who = parts[0] if len(parts) > 1 else Path(parts[0]).stem
-                row = Row(ex, "", who)
-                _fill(row, r, None, "", policy, roots)
-                rows.append(row)
-            books[ex] = rows
-            continue
-        claimed = set()
-        for st in roster:
-            mine = [r for r in reps if _matches(st, r["submission"], roots)]
-            claimed.update(id(r) for r in mine)
-            row = Row(ex, st.student_id, st.name, st.login, st.section, st.lms_id,
-                      max_score=_max_score(ex))
-            if not mine:
-                row.status = "no submission"
-                rows.append(row)
-                continue
-            graded = [r for r in mine if r["error"] is None]
-            best = max(graded or mine, key=lambda r: r["score"])
-            when, source = (st.submitted_at, "roster") if st.submitted_at else (None, "")
-            _fill(row, best, when, source, policy, roots)
-            for other in mine:
-                if other is not best:
-                    why = other["error"] or f"{other['score']:g}/{other['max_score']:g}"
-                    row.notes.append(f"also handed in {Path(other['submission']).name} "
-                                     f"({why})")
-            rows.append(row)
-        for r in reps:
-            if id(r) not in claimed:
-                row = Row(ex, "", "")
-                _fill(row, r, None, "", policy, roots)
-                row.status = "matches no student of the roster; " + row.status
-                rows.append(row)
-        books[ex] = rows
+            books[ex] = [_row_of_report(ex, r, policy, roots) for r in reps]
+        else:
+            books[ex] = _roster_rows(ex, reps, roster, policy, roots)
     return books
+
+
+def _row_of_report(ex: str, report: dict, policy: LatePolicy, roots) -> Row:
+    """The row of a report graded without a roster, named after its folder or file."""
+    parts = _parts(report["submission"], roots)
+    who = parts[0] if len(parts) > 1 else Path(parts[0]).stem
+    row = Row(ex, "", who)
+    _fill(row, report, None, "", policy, roots)
+    return row
+
+
+def _roster_rows(ex: str, reports: list[dict], roster: list[Student],
+                 policy: LatePolicy, roots) -> list[Row]:
+    """One row a student (their best submission), then the reports nobody claims."""
+    rows, claimed = [], set()
+    for st in roster:
+        mine = [r for r in reports if _matches(st, r["submission"], roots)]
+        claimed.update(id(r) for r in mine)
+        row = Row(ex, st.student_id, st.name, st.login, st.section, st.lms_id,
+                  max_score=_max_score(ex))
+        if not mine:
+            row.status = "no submission"
+            rows.append(row)
+            continue
+        graded = [r for r in mine if r["error"] is None]
+        best = max(graded or mine, key=lambda r: r["score"])
+        when, source = (st.submitted_at, "roster") if st.submitted_at else (None, "")
+        _fill(row, best, when, source, policy, roots)
+        for other in mine:
+            if other is not best:
+                why = other["error"] or f"{other['score']:g}/{other['max_score']:g}"
+                row.notes.append(f"also handed in {Path(other['submission']).name} "
+                                 f"({why})")
+        rows.append(row)
+    for r in reports:
+        if id(r) not in claimed:
+            row = Row(ex, "", "")
+            _fill(row, r, None, "", policy, roots)
+            row.status = "matches no student of the roster; " + row.status
+            rows.append(row)
+    return rows
 
 
 #: Columns of the file an LMS imports, in order; the last is the exercise's points.

@@ -761,6 +761,46 @@ def _merge(messages: list[str], labels: list[str]) -> list[str]:
     return merged
 
 
+def _check_message(question, check, cases, case_meta, problems, expected, got,
+                   mistakes) -> str | None:
+    """The first thing wrong in one check over its cases, or None when it passes."""
+    for c in check.cases:
+        if problems[c]:
+            return f"{problems[c]} (inputs {cases[c].label})"
+        outputs = case_meta[c].get("outputs", [])
+        indices = (range(1, len(question.outputs)) if check.kind == "all_grads"
+                   else [check.output])
+        for k in indices:
+            if k >= len(outputs):
+                return f"{question.outputs[k]}: no value returned"
+            message = _output_message(question, check, cases[c], c, k, outputs[k],
+                                      expected[c][k], got.get(f"c{c}_o{k}"), mistakes)
+            if message:
+                return message
+    return None
+
+
+def _output_message(question, check, case, c, k, info, expected, arr,
+                    mistakes) -> str | None:
+    """What is wrong with output ``k`` of case ``c`` (with any hint), or None."""
+    H = np.shape(case.args[1])[-1] if len(case.args) > 1 and \
+        np.ndim(case.args[1]) >= 1 else None
+    if arr is None and "problem" not in info:
+        info = {"problem": "was not received by the grader"}
+    kind = "value" if check.kind == "all_grads" else check.kind
+    message = _compare(question.outputs[k], arr, info, expected, case.dtype, kind,
+                       case.label, question.gates, H)
+    if message and question.mistakes and arr is not None:
+        message = mistakes.name(c, k, message)
+    if message and check.kind == "all_grads" and question.kind == "clip":
+        message = _clip_hint(message, case, k, arr, question.outputs[k])
+    if message and "has wrong values" in message:
+        slip = _slip_hint(question, case, k, arr, case.dtype)
+        if slip:
+            message += f"; {slip}"
+    return message
+
+
 def score_question(question: Question, cases: list, expected: list, got: dict,
                    meta: dict) -> QuestionResult:
     """Score one question from the harness output.
@@ -790,39 +830,8 @@ def score_question(question: Question, cases: list, expected: list, got: dict,
     wrong_outputs = set()
     mistakes = _Mistakes(question, cases, expected, got)
     for check in question.checks:
-        message = None
-        for c in check.cases:
-            if problems[c]:
-                message = f"{problems[c]} (inputs {cases[c].label})"
-                break
-            outputs = case_meta[c].get("outputs", [])
-            indices = (range(1, len(question.outputs)) if check.kind == "all_grads"
-                       else [check.output])
-            H = np.shape(cases[c].args[1])[-1] if len(cases[c].args) > 1 and \
-                np.ndim(cases[c].args[1]) >= 1 else None
-            for k in indices:
-                if k >= len(outputs):
-                    message = f"{question.outputs[k]}: no value returned"
-                    break
-                info = outputs[k]
-                arr = got.get(f"c{c}_o{k}")
-                if arr is None and "problem" not in info:
-                    info = {"problem": "was not received by the grader"}
-                message = _compare(question.outputs[k], arr, info, expected[c][k],
-                                   cases[c].dtype, "value" if check.kind == "all_grads"
-                                   else check.kind, cases[c].label, question.gates, H)
-                if message and question.mistakes and arr is not None:
-                    message = mistakes.name(c, k, message)
-                if message and check.kind == "all_grads" and question.kind == "clip":
-                    message = _clip_hint(message, cases[c], k, arr, question.outputs[k])
-                if message and "has wrong values" in message:
-                    slip = _slip_hint(question, cases[c], k, arr, cases[c].dtype)
-                    if slip:
-                        message += f"; {slip}"
-                if message:
-                    break
-            if message:
-                break
+        message = _check_message(question, check, cases, case_meta, problems, expected,
+                                 got, mistakes)
         if message is None:
             score += check.points
             passed.append(check.label)

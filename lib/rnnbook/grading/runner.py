@@ -97,57 +97,63 @@ def read_submission(path, exercise: str | None = None) -> Submission:
     # against that exercise (and its maximum score).
     sub.exercise = exercise
     try:
-        p = Path(path)
-        if not p.is_file():
+        nb = _load_notebook(Path(path))
+        if exercise is None:
+            meta = nb.get("metadata")
+            info = meta.get("rnnbook") if isinstance(meta, dict) else None
+            exercise = info.get("exercise") if isinstance(info, dict) else None
+        if not isinstance(exercise, str):
+            raise GradingError("the notebook has no exercise id in its metadata "
+                               "(metadata.rnnbook.exercise); start from the file in "
+                               "exercises/, or grade it with --exercise ID")
+        sub.exercise = _harness.clean_text(exercise, 80)
+        if exercise not in EXERCISES:
+            raise GradingError(f"unknown exercise {sub.exercise!r}")
+        sub.cells = _code_cells(nb)
+    except GradingError as exc:
+        sub.error = str(exc)
+    return sub
+
+
+def _load_notebook(path: Path) -> dict:
+    """The notebook at ``path`` as a dict with a list of cells (GradingError if not)."""
+    try:
+        if not path.is_file():
             raise GradingError("not a file")
-        if p.stat().st_size > MAX_NOTEBOOK_BYTES:
+        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
             raise GradingError(f"file is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
-        text = p.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
-        sub.error = "not a notebook: the file is not UTF-8 text"
-        return sub
+        raise GradingError("not a notebook: the file is not UTF-8 text") from None
     except (OSError, GradingError) as exc:
-        sub.error = f"cannot read the file: {exc}"
-        return sub
+        raise GradingError(f"cannot read the file: {exc}") from None
     try:
         nb = json.loads(text)
     except ValueError as exc:
-        if Path(path).suffix != ".ipynb":
-            sub.error = f"not a notebook: a {Path(path).suffix or 'plain'} file, not .ipynb"
-            return sub
-        sub.error = f"not a notebook: invalid JSON ({str(exc).splitlines()[0][:120]})"
-        return sub
+        if path.suffix != ".ipynb":
+            raise GradingError(f"not a notebook: a {path.suffix or 'plain'} file, "
+                               f"not .ipynb") from None
+        raise GradingError(f"not a notebook: invalid JSON "
+                           f"({str(exc).splitlines()[0][:120]})") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        sub.error = "not a notebook: no list of cells"
-        return sub
-    meta = nb.get("metadata")
-    info = meta.get("rnnbook") if isinstance(meta, dict) else None
-    if exercise is None:
-        exercise = info.get("exercise") if isinstance(info, dict) else None
-    if not isinstance(exercise, str):
-        sub.error = ("the notebook has no exercise id in its metadata "
-                     "(metadata.rnnbook.exercise); start from the file in exercises/, "
-                     "or grade it with --exercise ID")
-        return sub
-    sub.exercise = _harness.clean_text(exercise, 80)
-    if exercise not in EXERCISES:
-        sub.error = f"unknown exercise {sub.exercise!r}"
-        return sub
+        raise GradingError("not a notebook: no list of cells")
+    return nb
+
+
+def _code_cells(nb: dict) -> list[str]:
+    """The sources of the notebook's non-empty code cells, in order."""
+    cells = []
     for cell in nb["cells"]:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
-        if isinstance(source, list):
-            if not all(isinstance(s, str) for s in source):
-                sub.error = "not a notebook: a code cell has a malformed source"
-                return sub
+        if isinstance(source, list) and all(isinstance(s, str) for s in source):
             source = "".join(source)
         if not isinstance(source, str):
-            sub.error = "not a notebook: a code cell has a malformed source"
-            return sub
+            raise GradingError("not a notebook: a code cell has a malformed source")
         if source.strip():
-            sub.cells.append(source)
-    return sub
+            cells.append(source)
+    return cells
 
 
 # --------------------------------------------------------------------------
