@@ -65,8 +65,11 @@ class ChainLayout:
 
     Attributes:
         dx: horizontal distance between neighbouring time steps.
-        width, height: size of every box.
-        y_in, y_hid, y_out: vertical centres of the input, hidden and output rows.
+        width: width of every box.
+        height: height of every box.
+        y_in: vertical centre of the input row.
+        y_hid: vertical centre of the hidden row.
+        y_out: vertical centre of the output row.
         fontsize: size of the labels inside boxes.
 
     Taught in: Chapter 1, Sequences and recurrent networks.

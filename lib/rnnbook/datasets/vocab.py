@@ -235,14 +235,22 @@ class Seq2SeqBatch(NamedTuple):
     For target ids ``y_1..y_U`` the decoder reads ``BOS y_1 .. y_U`` and must
     predict ``y_1 .. y_U EOS``: ``tgt_in`` is ``tgt_out`` shifted right by one.
 
+    Attributes:
+        src: int64 (N, S), source ids, PAD after each length.
+        src_lengths: int64 (N,), real source lengths.
+        tgt_in: int64 (N, U+1), BOS followed by the target, then PAD.
+        tgt_out: int64 (N, U+1), the target followed by EOS, then PAD.
+        tgt_mask: bool (N, U+1), True where ``tgt_out`` is a real token (EOS
+            included).
+
     Taught in: Part III, Sequence to sequence.
     """
 
-    src: np.ndarray          #: int64 (N, S), source ids, PAD after each length
-    src_lengths: np.ndarray  #: int64 (N,), real source lengths
-    tgt_in: np.ndarray       #: int64 (N, U+1), BOS followed by the target, then PAD
-    tgt_out: np.ndarray      #: int64 (N, U+1), the target followed by EOS, then PAD
-    tgt_mask: np.ndarray     #: bool (N, U+1), True where tgt_out is a real token (EOS included)
+    src: np.ndarray
+    src_lengths: np.ndarray
+    tgt_in: np.ndarray
+    tgt_out: np.ndarray
+    tgt_mask: np.ndarray
 
 
 def encode_pairs(pairs, src_vocab: SeqVocab, tgt_vocab: SeqVocab) -> Seq2SeqBatch:
@@ -251,10 +259,12 @@ def encode_pairs(pairs, src_vocab: SeqVocab, tgt_vocab: SeqVocab) -> Seq2SeqBatc
     Args:
         pairs: list of (source string, target string), e.g. from
             :func:`~rnnbook.datasets.dates.dates_dataset`.
-        src_vocab, tgt_vocab: vocabularies, e.g. from :func:`~rnnbook.datasets.dates.date_vocabs`.
+        src_vocab: vocabulary of the sources, e.g. from
+            :func:`~rnnbook.datasets.dates.date_vocabs`.
+        tgt_vocab: vocabulary of the targets.
 
     Returns:
-        A :class:`Seq2SeqBatch` ``(src, src_lengths, tgt_in, tgt_out, tgt_mask)``.
+        batch: a :class:`Seq2SeqBatch` ``(src, src_lengths, tgt_in, tgt_out, tgt_mask)``.
 
     Taught in: Part III, Sequence to sequence.
     """

@@ -133,7 +133,7 @@ class Question:
         params: the parameter names the grader calls the function with,
             when the library function of the same name takes others (the
             library's bidirectional layer takes parameter dicts, the
-            exercise's takes the weights one by one); empty: the library's.
+            exercise's takes the weights one by one); when empty, the library's own.
     """
 
     exercise: str
@@ -159,7 +159,12 @@ class Question:
         return [np.asarray(o) for o in self.reference_fn(case)]
 
     def manifest(self, cases: list) -> tuple[dict, dict]:
-        """Describe the calls for the harness; return (manifest, arrays by key)."""
+        """Describe the calls for the harness.
+
+        Returns:
+            manifest: the JSON-ready description of every case and call.
+            arrays: the cases' input arrays, by the keys the manifest names.
+        """
         arrays = {}
         out_cases = []
 
@@ -813,7 +818,7 @@ def score_question(question: Question, cases: list, expected: list, got: dict,
         meta: the harness's description (see ``rnnbook.grading._harness.run_question``).
 
     Returns:
-        QuestionResult with partial credit and feedback.
+        result: the :class:`QuestionResult`, with partial credit and feedback.
     """
     name = question.name
     if meta.get("status") == "missing":

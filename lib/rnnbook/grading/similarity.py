@@ -278,7 +278,13 @@ def to_html(result: dict) -> str:
 
 
 def write_similarity_report(result: dict, path) -> tuple[Path, Path]:
-    """Write ``result`` to ``path`` (JSON) and next to it as HTML; return both paths."""
+    """Write ``result`` to ``path`` (JSON) and next to it as HTML.
+
+    Returns:
+        json_path: the JSON file (``path``, or ``path`` with ``.json`` when
+            ``path`` itself ends in ``.html``).
+        html_path: the HTML file beside it.
+    """
     from .report import write_atomic
 
     path = Path(path)
