@@ -337,7 +337,7 @@ def supervise(cfg: dict) -> None:
 def apply_limits(cfg: dict) -> None:
     for name, value in cfg.get("rlimits", {}).items():
         which = getattr(resource, name)
-        soft, hard = resource.getrlimit(which)
+        _, hard = resource.getrlimit(which)
         value = int(value)
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)

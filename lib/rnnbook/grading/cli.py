@@ -198,7 +198,7 @@ def _write_similarity(args, paths, log) -> None:
     kwargs = {} if args.similarity_threshold is None else \
         {"threshold": args.similarity_threshold}
     result = find_similar(paths, **kwargs)
-    json_path, html_path = write_similarity_report(result, args.similarity)
+    _, html_path = write_similarity_report(result, args.similarity)
     if log is not None:
         log(f"similarity: {len(result['pairs'])} pair(s) flagged; see {html_path}")
 

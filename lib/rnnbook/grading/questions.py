@@ -656,7 +656,7 @@ def _close(got, expected, dtype, scale=None) -> bool:
     return float(np.max(np.abs(got - expected), initial=0.0)) <= rtol * scale + atol
 
 
-def _case_problem(question, status):
+def _case_problem(status):
     """Feedback for a case whose call did not produce outputs, or None."""
     s = status.get("status")
     if s == "ok":
@@ -826,7 +826,7 @@ def score_question(question: Question, cases: list, expected: list, got: dict,
         return failed_question(question, f"{missing} is not defined; run the cell that defines "
                                          f"it and keep its name")
     case_meta = meta.get("cases", [])
-    problems = [_case_problem(question, case_meta[c]) if c < len(case_meta) else "no result"
+    problems = [_case_problem(case_meta[c]) if c < len(case_meta) else "no result"
                 for c in range(len(cases))]
     statuses = {case_meta[c].get("status") for c in range(min(len(cases), len(case_meta)))}
     if statuses == {"notimpl"}:
