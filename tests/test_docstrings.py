@@ -161,13 +161,29 @@ def tuple_lengths(obj) -> dict[str, set[int]]:
     return found
 
 
+#: A field declared with a ``#:`` comment before it or after it on its line.
+FIELD_COMMENT = re.compile(r"^\s*#:.*\n\s*(?P<before>\w+)\s*:"
+                           r"|^\s*(?P<after>\w+)\s*:.*#:", re.MULTILINE)
+
+
 def field_entries_missing(cls) -> list[str]:
-    """Fields of a named tuple that its own Attributes: section does not list."""
+    """Fields of a named tuple with no entry of their own on the API page.
+
+    A field has one when the class's Attributes: section lists it or when
+    its declaration carries a ``#:`` comment (autodoc's attribute docs; for
+    a named tuple the two would show each field twice).
+    """
     listed = set()
     for item in sections(cls.__doc__ or "").get("Attributes", []):
         head = ITEM_HEAD.match(item)
         if head:
             listed.update(n.strip() for n in head["names"].split(","))
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        source = ""
+    for m in FIELD_COMMENT.finditer(source):
+        listed.add(m["before"] or m["after"])
     return [f for f in cls._fields if f not in listed]
 
 
@@ -360,6 +376,23 @@ class _Undocumented(typing.NamedTuple):
     second: int
 
 
+class _Commented(typing.NamedTuple):
+    """Two numbers."""
+
+    #: the first.
+    first: int
+    second: int  #: the second.
+
+
+def _commented() -> _Commented:
+    """Both.
+
+    Returns:
+        a :class:`_Commented`.
+    """
+    return _Commented(1, 2)
+
+
 def _pair() -> _Pair:
     """Both.
 
@@ -380,6 +413,7 @@ def _undocumented() -> _Undocumented:
 
 def test_a_named_tuple_may_be_one_item_when_its_class_lists_the_fields():
     assert single_item_tuples(_pair) == []
+    assert single_item_tuples(_commented) == []
     assert single_item_tuples(_undocumented) == [
         "returns a _Undocumented, whose Attributes: section has no entry for "
         "['first', 'second']"]

@@ -235,21 +235,20 @@ class Seq2SeqBatch(NamedTuple):
     For target ids ``y_1..y_U`` the decoder reads ``BOS y_1 .. y_U`` and must
     predict ``y_1 .. y_U EOS``: ``tgt_in`` is ``tgt_out`` shifted right by one.
 
-    Attributes:
-        src: int64 (N, S), source ids, PAD after each length.
-        src_lengths: int64 (N,), real source lengths.
-        tgt_in: int64 (N, U+1), BOS followed by the target, then PAD.
-        tgt_out: int64 (N, U+1), the target followed by EOS, then PAD.
-        tgt_mask: bool (N, U+1), True where ``tgt_out`` is a real token (EOS
-            included).
-
     Taught in: Part III, Sequence to sequence.
     """
 
+    # The fields are documented where they are declared (``#:``), which the
+    # API page shows as one entry each; an Attributes: section would repeat them.
+    #: int64 (N, S), source ids, PAD after each length.
     src: np.ndarray
+    #: int64 (N,), real source lengths.
     src_lengths: np.ndarray
+    #: int64 (N, U+1), BOS followed by the target, then PAD.
     tgt_in: np.ndarray
+    #: int64 (N, U+1), the target followed by EOS, then PAD.
     tgt_out: np.ndarray
+    #: bool (N, U+1), True where ``tgt_out`` is a real token (EOS included).
     tgt_mask: np.ndarray
 
 
