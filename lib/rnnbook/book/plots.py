@@ -160,9 +160,10 @@ def draw_rnn_chain(
         decoder_from: if given, hidden boxes from this step on are drawn in
             the decoder colour (an encoder-decoder network).
         weight_labels: write W_xh, W_hh, W_hy next to the arrows.
-        input_labels, hidden_labels, output_labels: text for each box, one
-            per step (entries for steps without a box are ignored); default
-            ``x_t``, ``h_t`` and ``y-hat_t``.
+        input_labels: text of each input box, one per step (entries for
+            steps without a box are ignored); default ``x_t``.
+        hidden_labels: the same for the hidden boxes; default ``h_t``.
+        output_labels: the same for the output boxes; default ``y-hat_t``.
         layout: a :class:`ChainLayout` with the geometry.
 
     Returns:
