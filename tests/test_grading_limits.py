@@ -425,3 +425,25 @@ def test_cgroup_v1_limits_and_counters(tmp_path):
     (mem / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
     assert c.check().kind == "memory"
 
+
+
+def test_the_grader_and_the_launcher_end_a_process_tree_with_one_function():
+    # limits.py takes its process-tree functions from the launcher (which
+    # must stay free of rnnbook imports), so the two cannot drift apart.
+    from rnnbook.grading import _launcher, limits
+
+    assert limits.descendants is _launcher.descendants
+    assert limits.stop_then_kill is _launcher.stop_then_kill
+    parent = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60 & wait"])
+    try:
+        deadline = time.monotonic() + 10
+        while len(limits.descendants(parent.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(limits.descendants(parent.pid)) == 2
+        limits.kill_tree(parent.pid)
+        # The shell's wait returns once both children are killed.
+        assert parent.wait(timeout=10) is not None
+        assert limits.descendants(parent.pid) == []
+    finally:
+        parent.kill()
+        parent.wait()
