@@ -11,7 +11,11 @@ reader sees it: served over HTTP from 127.0.0.1, with every request to any
 other host blocked and reported. Every page must load without console
 errors, typeset its mathematics, load its images (each with alt text),
 render its widgets and link only to pages and anchors that exist; the search
-page must find a phrase.
+page must find a phrase. The chapters' figures must be SVG (or bitmaps at
+twice their shown width), undimmed in dark mode, with tick labels of at
+least 8 px on a 390-px phone and 10 px at 1400 px. The figures are SVG only
+when the kernels read book/_ext/ipython_kernel_config.py, which `make setup`
+installs into .venv.
 
 Why the browser checks live in this file: pytest runs with `-n 2 --dist
 loadfile`, which sends all tests of one file to the same worker, in the
