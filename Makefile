@@ -42,7 +42,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -c "import matplotlib.pyplot"
 	touch $@
 
-setup: $(STAMP)
+# Kernels started from .venv store every figure as SVG and PNG (see the file).
+KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
+$(KERNEL_CONFIG): book/_ext/ipython_kernel_config.py $(STAMP)
+	mkdir -p $(dir $@)
+	cp $< $@
+
+setup: $(STAMP) $(KERNEL_CONFIG)
 
 # MathJax and the widget embed scripts, pinned in package-lock.json, so that
 # the site is served without a CDN.
@@ -53,7 +59,7 @@ $(ASSETS): package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts
 	touch $@
 
-book: $(STAMP) $(ASSETS)
+book: $(STAMP) $(KERNEL_CONFIG) $(ASSETS)
 	$(NOTEBOOK_ENV) $(BIN)/jupyter-book build . -W -n --keep-going
 	@test -f _build/html/index.html
 
@@ -62,13 +68,13 @@ book: $(STAMP) $(ASSETS)
 # a site build no chapter runs again. The PDF is also copied into the site,
 # whose landing page links to it.
 TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-xetex latexmk fonts-freefont-otf
-pdf: $(STAMP) $(ASSETS)
+pdf: $(STAMP) $(KERNEL_CONFIG) $(ASSETS)
 	@command -v latexmk >/dev/null && command -v xelatex >/dev/null || { echo "TeX is needed for the PDF: apt-get install $(TEX_PACKAGES)" >&2; exit 1; }
 	$(NOTEBOOK_ENV) $(BIN)/jupyter-book build . --builder pdflatex -n --keep-going
 	@test -f _build/latex/rnnbook.pdf
 	mkdir -p _build/html && cp _build/latex/rnnbook.pdf _build/html/rnnbook.pdf
 
-test: $(STAMP) $(ASSETS)
+test: $(STAMP) $(KERNEL_CONFIG) $(ASSETS)
 	$(NOTEBOOK_ENV) $(BIN)/python -m pytest
 
 serve:
@@ -80,7 +86,7 @@ serve:
 # in course containers) JupyterLab refuses to start without --allow-root.
 LAB_UID ?= $(shell id -u)
 LAB_ROOT_FLAG := $(if $(filter 0,$(LAB_UID)),--allow-root)
-lab: $(STAMP)
+lab: $(STAMP) $(KERNEL_CONFIG)
 	$(PIP) install --quiet -c constraints.txt -e ".[lab]"
 	@$(if $(LAB_ROOT_FLAG),echo "Note: running as root; JupyterLab is started with --allow-root (on a shared machine use an ordinary user).")
 	@echo "Open book/ for the chapters and exercises/ for the exercises."

@@ -11,7 +11,11 @@ reader sees it: served over HTTP from 127.0.0.1, with every request to any
 other host blocked and reported. Every page must load without console
 errors, typeset its mathematics, load its images (each with alt text),
 render its widgets and link only to pages and anchors that exist; the search
-page must find a phrase.
+page must find a phrase. The chapters' figures must be SVG (or bitmaps at
+twice their shown width), undimmed in dark mode, with tick labels of at
+least 8 px on a 390-px phone and 10 px at 1400 px. The figures are SVG only
+when the kernels read book/_ext/ipython_kernel_config.py, which `make setup`
+installs into .venv.
 
 Why the browser checks live in this file: pytest runs with `-n 2 --dist
 loadfile`, which sends all tests of one file to the same worker, in the
@@ -220,6 +224,21 @@ def test_pdf_edition_builds_and_reads(pdf_build):
     flat = " ".join(text.split())
     missing = [title for title in chapters if title not in flat]
     assert not missing, f"chapter titles not found in the PDF text: {missing}"
+    # The pages before the first chapter (how to use the book, notation, the
+    # exercise guides) and after the last take no chapter number: the book's
+    # chapter N is Chapter N in the PDF, as on the site. Every page of a
+    # chapter after its first is headed "Chapter N. Title".
+    heads = {int(n): title for n, title in re.findall(r"^\s*\d+\s{3,}Chapter (\d+)\. (.+?)\s*$",
+                                                      text, re.M)}
+    assert heads, "no running head 'Chapter N. Title' in the PDF"
+    assert sorted(heads) == list(range(1, len(chapters) + 1)), sorted(heads)
+    wrong = {n: (heads[n], title) for n, title in enumerate(chapters, 1)
+             if not heads[n].startswith(title[:40])}
+    assert not wrong, f"chapter numbers and titles do not match: {wrong}"
+    # Parts are numbered by their titles only ("Part I: ..."), with no
+    # second number of LaTeX's in front ("II Part I: ...").
+    assert "Part I: Recurrent networks" in flat
+    assert not re.search(r"\b[IVX]+ +Part [IVX]+:", flat), "parts carry two numbers"
     assert "Karpathy, 2015a" in flat and "Karpathy, 2015b" in flat
 
 
@@ -330,12 +349,18 @@ class PageReport:
     navigation: list[str] = field(default_factory=list)
     overflow: list[str] = field(default_factory=list)
     explorers: list[str] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
+    dark_mode: list[str] = field(default_factory=list)
+    legibility: list[str] = field(default_factory=list)
     # Not problems: what the link check needs.
     hrefs: list[str] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
     has_math: bool = False
     has_widgets: bool = False
     explorer_count: int = 0
+    # Not problems: the smallest tick label of each figure, in CSS pixels,
+    # by width of the window (for the record; see check_legibility).
+    tick_px: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
 
 
 def site_pages(html_dir: Path) -> list[Path]:
@@ -476,6 +501,98 @@ async () => {
 """
 
 
+# The chapters' figures as the page shows them: every image of a cell's
+# output (a widget's replayed images excepted), with its natural and shown
+# size and the filter the style sheets apply to it.
+_FIGURES_JS = """
+async () => {
+  const imgs = [...document.querySelectorAll('main .cell_output img')]
+    .filter(img => !img.closest('.widget-subarea, .jupyter-widgets'));
+  for (const img of imgs) if (img.loading === 'lazy') img.loading = 'eager';
+  await Promise.all(imgs.map(img => img.complete ? null :
+    new Promise(done => { img.addEventListener('load', done); img.addEventListener('error', done); })));
+  await new Promise(done => setTimeout(done, 100));   // figures.js has run
+  return imgs.map(img => ({
+    src: img.currentSrc || img.src, natural: img.naturalWidth,
+    shown: img.getBoundingClientRect().width, filter: getComputedStyle(img).filter}));
+}
+"""
+
+# The smallest text of each explorer chart, in CSS pixels as shown.
+_EXPLORER_TEXT_JS = """
+async () => {
+  const pause = ms => new Promise(done => setTimeout(done, ms));
+  const out = [];
+  for (const box of document.querySelectorAll('.rnnbook-explorer')) {
+    for (let i = 0; i < 100 && !box.querySelector('svg'); i++) await pause(100);
+    const svg = box.querySelector('svg');
+    if (!svg) continue;
+    const scale = svg.getBoundingClientRect().width / parseFloat(svg.getAttribute('width'));
+    const sizes = [...svg.querySelectorAll('text')].filter(t => t.textContent.trim())
+      .map(t => parseFloat(getComputedStyle(t).fontSize) * scale);
+    out.push(Math.min(...sizes));
+  }
+  return out;
+}
+"""
+
+# Legibility. Figures are SVG written by matplotlib with its text as paths:
+# each piece of text is a group scaled by its font size in points / 100, and
+# tick labels sit in groups named xtick_N / ytick_N. The size a reader sees
+# is that font size times 4/3 (CSS pixels per point) times the ratio of the
+# shown to the natural width of the image. Thresholds, for tick labels (the
+# smallest text every plot has): at 390 px at least 8 CSS px, which on a
+# phone's screen (2-3 device pixels per CSS pixel) is 16-24 device pixels to
+# the em, the size of the theme's own smallest text (footer, 0.7rem of a
+# 12-px root on phones is 8.4 px) and some 10 % larger than the 7.3-px labels
+# of the 100-dpi PNGs this replaced; at 1400 px at least 10 CSS px.
+TICK_PX_MIN = {PHONE: 8.0, DESKTOP: 10.0}
+_TICK_TEXT = re.compile(r'<g id="[xy]tick_\d+">.*?<g id="text_\d+">.*?scale\(([\d.]+)', re.S)
+
+
+def _svg_tick_points(svg: str) -> float | None:
+    """The smallest tick-label font size of a matplotlib SVG, in points (None: no ticks)."""
+    sizes = [float(s) * 100 for s in _TICK_TEXT.findall(svg)]
+    return min(sizes) if sizes else None
+
+
+def check_figures(page, html_dir: Path, base_url: str, width: int, report: PageReport, *,
+                  dark: bool = False) -> None:
+    """Resolution (desktop), filter (dark mode) and tick-label size of every figure."""
+    for fig in page.evaluate(_FIGURES_JS):
+        name = fig["src"].rsplit("/", 1)[-1]
+        if not fig["natural"] or not fig["shown"]:
+            continue  # did not load or is hidden: the images check reports it
+        is_svg = urlsplit(fig["src"]).path.endswith(".svg")
+        if dark:
+            if fig["filter"] != "none":
+                report.dark_mode.append(f"figure {name} is shown through the filter "
+                                        f"{fig['filter']!r} in dark mode")
+            continue
+        if width == DESKTOP and not is_svg and fig["natural"] < 2 * fig["shown"]:
+            report.figures.append(
+                f"figure {name} is a bitmap of {fig['natural']} px shown {fig['shown']:.0f} px "
+                "wide: neither SVG nor at twice the resolution it is shown at")
+        if not is_svg:
+            continue
+        rel = unquote(urlsplit(fig["src"]).path[len(urlsplit(base_url).path):])
+        points = _svg_tick_points((html_dir / rel).read_text(encoding="utf-8"))
+        if points is None:
+            continue  # a diagram without axes
+        px = points * 4 / 3 * fig["shown"] / fig["natural"]
+        report.tick_px.setdefault(width, []).append((name, px))
+        if px < TICK_PX_MIN[width]:
+            report.legibility.append(
+                f"{width}px: the tick labels of figure {name} are {px:.1f} px "
+                f"({points:g} pt shown at {fig['shown'] / fig['natural']:.2f} of its size), "
+                f"below {TICK_PX_MIN[width]:g} px")
+    if not dark:
+        for n, px in enumerate(page.evaluate(_EXPLORER_TEXT_JS)):
+            if px < TICK_PX_MIN[width]:
+                report.legibility.append(f"{width}px: the smallest text of explorer {n + 1} "
+                                         f"is {px:.1f} px, below {TICK_PX_MIN[width]:g} px")
+
+
 def check_navigation(page, width: int) -> list[str]:
     """Click the ☰ and the page-contents buttons; each must open what it names.
 
@@ -532,13 +649,20 @@ def check_explorers(page) -> tuple[int, list[str]]:
 
 
 
-def local_context(browser, external: list[str], timeout_ms: float, width: int = DESKTOP):
+def local_context(browser, external: list[str], timeout_ms: float, width: int = DESKTOP,
+                  dark: bool = False):
     """A fresh browser context that blocks every request leaving this machine.
 
-    The URL of each blocked request is appended to `external`.
+    The URL of each blocked request is appended to `external`. With `dark`,
+    the reader has chosen the dark theme (the theme's switch stores the
+    choice in localStorage) on a system that prefers dark colours.
     """
-    context = browser.new_context(viewport={"width": width, "height": 900})
+    context = browser.new_context(viewport={"width": width, "height": 900},
+                                  color_scheme="dark" if dark else "light")
     context.set_default_timeout(timeout_ms)
+    if dark:
+        context.add_init_script("localStorage.setItem('theme', 'dark');"
+                                "localStorage.setItem('mode', 'dark');")
 
     def route(route):
         url = route.request.url
@@ -640,6 +764,8 @@ def check_page(browser, html_dir: Path, base_url: str, page_file: Path, *,
 
         # At desktop width no code or output block may scroll sideways.
         report.overflow += [f"{DESKTOP}px: {problem}" for problem in page.evaluate(_OVERFLOW_JS)]
+        if is_chapter:
+            check_figures(page, html_dir, base_url, DESKTOP, report)
         report.explorer_count, report.explorers = check_explorers(page)
         report.navigation += check_navigation(page, DESKTOP)
 
@@ -656,9 +782,25 @@ def check_page(browser, html_dir: Path, base_url: str, page_file: Path, *,
     page.on("pageerror", lambda error: console_error(f"uncaught exception: {error}"))
     try:
         page.goto(base_url + rel, wait_until="load")
+        if is_chapter:
+            check_figures(page, html_dir, base_url, PHONE, report)
         report.navigation += check_navigation(page, PHONE)
     finally:
         context.close()
+
+    if is_chapter:
+        # In dark mode the figures are shown as drawn, not dimmed by a filter.
+        context = local_context(browser, report.external_requests, timeout_ms, dark=True)
+        page = context.new_page()
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: console_error(f"uncaught exception: {error}"))
+        try:
+            page.goto(base_url + rel, wait_until="load")
+            if page.evaluate("document.documentElement.dataset.theme") != "dark":
+                report.dark_mode.append("the page did not switch to the dark theme")
+            check_figures(page, html_dir, base_url, DESKTOP, report, dark=True)
+        finally:
+            context.close()
     return report
 
 
@@ -730,6 +872,10 @@ def test_browser_opens_every_page(site):
                 "book/references.html", "genindex.html", "search.html"]:
         assert rel in site, f"{rel} was not opened; pages seen: {sorted(site)}"
     assert any(r.has_math for r in site.values()), "no page has any mathematics"
+    # The figure checks measured something: SVG plots with tick labels, at
+    # both widths, on most chapters.
+    measured = [r for r in site.values() if r.tick_px.get(PHONE) and r.tick_px.get(DESKTOP)]
+    assert len(measured) >= 8, [r.path for r in measured]
 
 
 @pytest.mark.parametrize("kind", [
@@ -745,6 +891,9 @@ def test_browser_opens_every_page(site):
     "navigation",          # the ☰ and page-contents buttons open their drawers, 390 and 1400 px
     "overflow",            # no code or output block scrolls sideways at 1400 px
     "explorers",           # every explorer draws, and each control changes its picture
+    "figures",             # every chapter figure is SVG or a bitmap at >= 2x its shown width
+    "dark_mode",           # in dark mode figures are not dimmed (computed filter "none")
+    "legibility",          # tick labels >= 8 px at 390 px and >= 10 px at 1400 px
 ])
 def test_browser_finds_no_problems(site, kind):
     problems = _problems(site, kind)
@@ -816,12 +965,21 @@ def test_browser_checks_catch_broken_pages(tmp_path, browser):
         <div class="rnnbook-explorer"><svg aria-label="a chart that never changes"
             width="10" height="10"><rect width="5" height="5"></rect></svg>
             <input type="range" min="0" max="1" step="1" value="0"></div>
+        <div class="cell_output"><img src="data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
+            alt="a one-pixel bitmap shown 200 px wide" style="width: 200px"></div>
+        <div class="cell_output"><img src="tiny.svg" alt="a plot with 5-pt tick labels"></div>
+        <script>document.documentElement.dataset.theme = localStorage.getItem('theme') || 'light'</script>
+        <style>html[data-theme="dark"] img {{ filter: brightness(0.8) contrast(1.2); }}</style>
         <script>console.error("deliberate error")</script>""")
+    (tmp_path / "tiny.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="200pt" height="100pt">'
+        '<g id="xtick_1"><g id="text_1"><g transform="translate(10 50) scale(0.05 -0.05)">'
+        '<path d="M 0 0 L 1000 0 L 1000 1000 z"/></g></g></g></svg>')
     reports = check_site(browser, tmp_path, timeout_ms=2_000)
     good, broken = reports["good.html"], reports["broken.html"]
     for kind in ["external_requests", "missing_resources", "console_errors", "math", "images",
                  "alt_text", "captions", "widgets", "links", "navigation", "overflow",
-                 "explorers"]:
+                 "explorers", "figures", "dark_mode", "legibility"]:
         assert getattr(broken, kind), f"the broken page was not caught by the {kind} check"
         assert not getattr(good, kind), f"the good page was flagged by the {kind} check"
     assert set(broken.external_requests) == {"http://example.com/remote.png"}
@@ -831,3 +989,8 @@ def test_browser_checks_catch_broken_pages(tmp_path, browser):
     assert broken.navigation == [f"{w}px: clicking the ☰ (site navigation) button opened nothing"
                                  for w in (DESKTOP, PHONE)]
     assert len(broken.overflow) == 1 and broken.explorer_count == 1
+    # The one-pixel bitmap, not the SVG; both dimmed in dark mode; the SVG's
+    # 5-pt labels (6.7 px) too small at both widths.
+    assert len(broken.figures) == 1 and "bitmap of 1 px" in broken.figures[0]
+    assert len(broken.dark_mode) == 2, broken.dark_mode
+    assert [p.split(":")[0] for p in broken.legibility] == [f"{DESKTOP}px", f"{PHONE}px"]

@@ -152,3 +152,50 @@ def test_gate_explorer_stores_the_traces_of_every_slider_position(lstm_setup):
         lstm_gate_explorer(x, Wx, Wh, b, unit=5)
     with pytest.raises(ValueError, match="marks"):
         lstm_gate_explorer(x, Wx, Wh, b, marks=[99])
+
+
+def _legend_specs(spec):
+    """Every legend an encoding of a Vega-Lite spec asks for, anywhere in it."""
+    if isinstance(spec, dict):
+        found = [spec["legend"]] if isinstance(spec.get("legend"), dict) else []
+        return found + [leg for value in spec.values() for leg in _legend_specs(value)]
+    if isinstance(spec, list):
+        return [leg for value in spec for leg in _legend_specs(value)]
+    return []
+
+
+def test_gate_legends_do_not_cover_the_curves(lstm_setup):
+    """A gate can sit anywhere in [0, 1], so no corner of a panel is free of data."""
+    x, Wx, Wh, b = lstm_setup
+    fig = draw_gate_traces(lstm_gate_traces(x, Wx, Wh, b), marks=[3])[0].figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # lays the figure out (constrained layout)
+    renderer = canvas.get_renderer()
+    for ax in fig.axes:
+        legend = ax.get_legend().get_window_extent(renderer)
+        assert not legend.overlaps(ax.get_window_extent(renderer)), "legend on the panel"
+    # The explorer's legends sit outside its panels (Vega-Lite's "top"), not
+    # inside (top-left, bottom-right, ... or "none" with a position).
+    e = lstm_gate_explorer(x, Wx, Wh, b, input_range=(0.0, 1.0, 1.0),
+                           forget_range=(0.0, 1.0, 1.0), output_range=(0.0, 1.0, 1.0))
+    spec = e.to_dict()
+    default = spec["config"]["legend"].get("orient", "right")
+    legends = _legend_specs({k: v for k, v in spec.items() if k != "config"})
+    outside = {"left", "right", "top", "bottom"}
+    assert len(legends) >= 2, legends
+    assert all(leg.get("orient", default) in outside for leg in legends), legends
+    # A saturated gate (exactly 0 or 1) is not drawn on the panel's frame.
+    domains = [enc["y"]["scale"]["domain"] for enc in _y_encodings(e.to_dict())
+               if enc["y"].get("scale", {}).get("domain")]
+    assert domains and all(d[0] < 0 and d[1] > 1 for d in domains), domains
+
+
+def _y_encodings(spec):
+    if isinstance(spec, dict):
+        found = [spec] if isinstance(spec.get("y"), dict) else []
+        return found + [e for value in spec.values() for e in _y_encodings(value)]
+    if isinstance(spec, list):
+        return [e for value in spec for e in _y_encodings(value)]
+    return []

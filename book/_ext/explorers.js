@@ -21,6 +21,11 @@
         if (svg) {
           svg.setAttribute("role", "img");
           svg.setAttribute("aria-label", spec.description || "interactive chart");
+          // On a phone the chart shrinks to the column, but not below 0.55 of
+          // its size (as the figures, book/_ext/figures.js); beyond that its
+          // box scrolls sideways.
+          var drawn = parseFloat(svg.getAttribute("width"));
+          if (drawn) svg.style.minWidth = Math.round(drawn * 0.55) + "px";
         }
       });
   }

@@ -94,8 +94,9 @@ def attention_table(sources, outputs, weights) -> AttentionTable:
 
 def _heatmap(ax, src, out, w, *, highlight=None, cmap="Blues"):
     ax.imshow(w, cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
-    ax.set_xticks(range(len(src)), list(src), fontsize="small", fontfamily="monospace")
-    ax.set_yticks(range(len(out)), list(out), fontsize="small", fontfamily="monospace")
+    # The characters at the full tick size: they are what a reader reads off.
+    ax.set_xticks(range(len(src)), list(src), fontfamily="monospace")
+    ax.set_yticks(range(len(out)), list(out), fontfamily="monospace")
     ax.tick_params(length=0)
     if highlight is not None:
         ax.axhline(highlight - 0.5, color="#D55E00", linewidth=1.5)
@@ -162,7 +163,7 @@ def draw_attention_step(table: AttentionTable, example: int, step: int, axes=Non
     _heatmap(hm, src, out, w, highlight=step)
     hm.set_title("all output steps", fontsize="medium")
     bars.bar(range(len(src)), w[step], color="#0072B2")
-    bars.set_xticks(range(len(src)), list(src), fontsize="small", fontfamily="monospace")
+    bars.set_xticks(range(len(src)), list(src), fontfamily="monospace")
     bars.set_ylim(0, 1)
     bars.set_ylabel("attention weight")
     bars.set_title(f"writing output character {step + 1}: {out[step]!r}", fontsize="medium")

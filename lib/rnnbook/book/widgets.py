@@ -306,7 +306,9 @@ def draw_gate_traces(traces: dict, axes=None, *, n: int = 0, unit: int = 0, mark
     for ax in axes:
         for m in marks if marks is not None else ():
             ax.axvline(m + 1, color=_GREY, linestyle=":", linewidth=1.2)
-        ax.legend(loc="upper left", fontsize="x-small", ncol=3)
+        # Beside the panel, not on it: a gate sits anywhere in [0, 1], so no
+        # corner of the panel is reliably free of data.
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         ax.set_xlim(steps[0] - 0.5, steps[-1] + 0.5)
     return axes
 
@@ -365,14 +367,22 @@ def lstm_gate_explorer(x, Wx, Wh, b, *, input_bias: float = 0.0, forget_bias: fl
 
     def panel(base, names, colors, dashes, title, domain=None):
         scale = alt.Scale(domain=list(names.values()), range=colors)
-        y_scale = alt.Scale(domain=domain, clamp=True) if domain else alt.Scale(zero=True)
+        # A gate at exactly 0 or 1 (a saturated forget gate, say) would lie on
+        # the frame of the panel and disappear into it; a little room shows it.
+        padded = [domain[0] - 0.05, domain[1] + 0.05] if domain else None
+        y_scale = (alt.Scale(domain=padded, clamp=True, nice=False) if domain
+                   else alt.Scale(zero=True))
         lines = base.transform_fold(list(names), as_=["key", "value"]).transform_calculate(
             curve=" : ".join(f"datum.key == '{k}' ? '{v}'" for k, v in names.items())
             + " : ''").mark_line(strokeWidth=2, clip=True).encode(
             x=alt.X("step:Q", title="step t", scale=alt.Scale(domain=[0.5, T + 0.5], nice=False)),
             y=alt.Y("value:Q", title=title, scale=y_scale),
             color=alt.Color("curve:N", title=None, scale=scale,
-                            legend=alt.Legend(orient="right", direction="vertical")),
+                            # Above its panel, off the data, and within the
+                            # panel's width, so that the chart stays narrow
+                            # enough for a phone.
+                            legend=alt.Legend(orient="top", direction="horizontal",
+                                              columns=3)),
             strokeDash=alt.StrokeDash("curve:N", title=None, scale=alt.Scale(
                 domain=list(names.values()), range=dashes)))
         layers = [lines]
