@@ -65,3 +65,35 @@ def test_every_named_figure_has_a_caption_and_alt_text(path):
         assert len(figure.get("caption", "")) > 40, f"{path.name} cell {i}: caption too short"
         alt = mystnb.get("image", {}).get("alt", "")
         assert len(alt) > 40, f"{path.name} cell {i}: figure without alt text"
+
+
+
+# The site shows 88 characters of code without scrolling sideways; a longer
+# line either scrolls or wraps in the middle of an expression.
+MAX_CODE_LINE = 88
+
+
+def long_code_lines(nb, name: str) -> list[str]:
+    """Every code line of the notebook longer than MAX_CODE_LINE, as a message."""
+    return [
+        f"{name} cell {i} line {j + 1} ({len(line)} characters): {line.strip()[:60]}"
+        for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+        for j, line in enumerate(cell.source.splitlines()) if len(line) > MAX_CODE_LINE
+    ]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_code_lines_fit_the_column(path):
+    nb = nbformat.read(path, as_version=4)
+    found = long_code_lines(nb, str(path.relative_to(ROOT)))
+    assert not found, f"code lines longer than {MAX_CODE_LINE} characters:\n" + "\n".join(found)
+
+
+def test_long_code_line_check_can_fail():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("m" * 200),
+                nbformat.v4.new_code_cell("x = 1\n" + "y = " + "1 + " * 20 + "1"),
+                nbformat.v4.new_code_cell("z = " + "2 * " * 21 + "2")]
+    assert long_code_lines(nb, "nb") == [
+        "nb cell 2 line 1 (89 characters): z = " + "2 * " * 14]
+    assert long_code_lines(nb, "nb") != [] and "cell 1" not in long_code_lines(nb, "nb")[0]
