@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -97,3 +98,47 @@ def test_long_code_line_check_can_fail():
     assert long_code_lines(nb, "nb") == [
         "nb cell 2 line 1 (89 characters): z = " + "2 * " * 14]
     assert long_code_lines(nb, "nb") != [] and "cell 1" not in long_code_lines(nb, "nb")[0]
+
+
+# A numbered display: `$$ ... $$ (label)` or a {math} directive with :label:.
+_EQ_LABEL = re.compile(r"^\$\$[ \t]*\((?P<a>[\w-]+)\)[ \t]*$|^:label:[ \t]*(?P<b>[\w-]+)", re.M)
+_EQ_REF = re.compile(r"\{eq\}`(?:[^`<]*<)?([\w-]+)>?`")
+
+
+def equation_labels(nb) -> list[str]:
+    """The labels of the numbered display equations in the notebook's prose."""
+    return [m["a"] or m["b"] for c in nb.cells if c.cell_type == "markdown"
+            for m in _EQ_LABEL.finditer(c.source)]
+
+
+def equation_refs(nb) -> set[str]:
+    return {m for c in nb.cells if c.cell_type == "markdown" for m in _EQ_REF.findall(c.source)}
+
+
+def test_key_equations_are_numbered_and_referenced():
+    # Chapter 1 numbers the RNN update; from chapter 2 on, every chapter
+    # numbers its defining equations and its prose refers to them by number.
+    seen: dict[str, str] = {}
+    refs: set[str] = set()
+    for path in CHAPTERS:
+        nb = nbformat.read(path, as_version=4)
+        labels = equation_labels(nb)
+        for label in labels:
+            assert label not in seen, f"equation label {label!r} in {path.name} and {seen[label]}"
+            seen[label] = path.name
+        own_refs = equation_refs(nb)
+        refs |= own_refs
+        if path.name >= "02":
+            assert labels, f"{path.name} numbers none of its equations"
+            assert own_refs & set(labels), f"{path.name} never refers to its own equations"
+    missing = refs - set(seen)
+    assert not missing, f"{{eq}} references to labels no chapter defines: {sorted(missing)}"
+
+
+def test_equation_label_check_reads_both_forms():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(
+        "$$\nx = 1\n$$ (eq-a)\n\n```{math}\n:label: eq-b\ny = 2\n```\n\n$$\nz\n$$\n"
+        "See {eq}`eq-a` and {eq}`the second <eq-b>`.")]
+    assert equation_labels(nb) == ["eq-a", "eq-b"]
+    assert equation_refs(nb) == {"eq-a", "eq-b"}
