@@ -436,7 +436,9 @@ _OVERFLOW_JS = """
 # sideways inside its own container, but only if the container really
 # scrolls (overflow-x auto or scroll, with the whole formula reachable) and
 # itself stays inside its box; a display that is clipped, or that pushes the
-# page wider than the screen, is reported. `strict` selects the desktop rule.
+# page wider than the screen, is reported, and so is a formula that would fit
+# the column but scrolls because its number takes the room (equation (1.1) on
+# a phone). `strict` selects the desktop rule.
 _MATH_WIDTH_JS = """
 strict => [...document.querySelectorAll('mjx-container[display="true"]')]
   .filter(c => c.offsetParent !== null)
@@ -447,14 +449,17 @@ strict => [...document.querySelectorAll('mjx-container[display="true"]')]
     const cr = c.getBoundingClientRect(), br = box.getBoundingClientRect();
     const scrolls = ['auto', 'scroll'].includes(getComputedStyle(c).overflowX)
                     && c.scrollWidth + 1 >= wide;
-    const label = (box.querySelector('.eqno') || {}).textContent || '';
-    const text = (math ? math.textContent : '').trim().slice(0, 50);
+    const label = ((box.querySelector('.eqno') || {}).textContent || '').replace('#', '');
+    const text = (c.querySelector('mjx-assistive-mml') || c).textContent.trim().slice(0, 50);
     let problem = null;
     if (cr.right > br.right + 1 || cr.left < br.left - 1) {
       problem = `container ${Math.round(cr.width)}px wide sticks out of its ${Math.round(br.width)}px box`;
     } else if (wide > c.clientWidth + 1 && (strict || !scrolls)) {
       problem = `formula ${wide}px wide in a ${c.clientWidth}px container` +
                 (strict ? '' : ' that does not scroll');
+    } else if (wide > c.clientWidth + 1 && wide <= br.width + 1) {
+      problem = `formula ${wide}px wide would fit the ${Math.round(br.width)}px column ` +
+                `but scrolls in a ${c.clientWidth}px container beside its number`;
     }
     return problem && `display ${label.trim()} ${problem}: "${text}"`;
   })
