@@ -348,6 +348,7 @@ class PageReport:
     links: list[str] = field(default_factory=list)
     navigation: list[str] = field(default_factory=list)
     overflow: list[str] = field(default_factory=list)
+    math_width: list[str] = field(default_factory=list)
     explorers: list[str] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
     dark_mode: list[str] = field(default_factory=list)
@@ -453,6 +454,52 @@ _OVERFLOW_JS = """
            (cell && cell.id ? ` (${cell.id})` : '') + `: "${line.trim().slice(0, 60)}"`;
   })
 """
+
+# Display equations that do not fit the column. At desktop width every
+# display must fit inside its container and the container inside its box
+# (`div.math`, which the theme clips). On a phone a wide display may scroll
+# sideways inside its own container, but only if the container really
+# scrolls (overflow-x auto or scroll, with the whole formula reachable) and
+# itself stays inside its box; a display that is clipped, or that pushes the
+# page wider than the screen, is reported, and so is a formula that would fit
+# the column but scrolls because its number takes the room (equation (1.1) on
+# a phone). `strict` selects the desktop rule.
+_MATH_WIDTH_JS = """
+strict => [...document.querySelectorAll('mjx-container[display="true"]')]
+  .filter(c => c.offsetParent !== null)
+  .map(c => {
+    const math = c.querySelector('mjx-math') || c.firstElementChild;
+    const box = c.parentElement;
+    const wide = math ? Math.ceil(math.getBoundingClientRect().width) : 0;
+    const cr = c.getBoundingClientRect(), br = box.getBoundingClientRect();
+    const scrolls = ['auto', 'scroll'].includes(getComputedStyle(c).overflowX)
+                    && c.scrollWidth + 1 >= wide;
+    const label = ((box.querySelector('.eqno') || {}).textContent || '').replace('#', '');
+    const text = (c.querySelector('mjx-assistive-mml') || c).textContent.trim().slice(0, 50);
+    let problem = null;
+    if (cr.right > br.right + 1 || cr.left < br.left - 1) {
+      problem = `container ${Math.round(cr.width)}px wide sticks out of its ${Math.round(br.width)}px box`;
+    } else if (wide > c.clientWidth + 1 && (strict || !scrolls)) {
+      problem = `formula ${wide}px wide in a ${c.clientWidth}px container` +
+                (strict ? '' : ' that does not scroll');
+    } else if (wide > c.clientWidth + 1 && wide <= br.width + 1) {
+      problem = `formula ${wide}px wide would fit the ${Math.round(br.width)}px column ` +
+                `but scrolls in a ${c.clientWidth}px container beside its number`;
+    }
+    return problem && `display ${label.trim()} ${problem}: "${text}"`;
+  })
+  .filter(Boolean)
+  .concat(document.documentElement.scrollWidth > window.innerWidth + 1 &&
+          [...document.querySelectorAll('mjx-container')].some(
+            c => c.getBoundingClientRect().right > window.innerWidth + 1)
+          ? [`mathematics makes the page ${document.documentElement.scrollWidth}px wide`] : [])
+"""
+
+
+def check_display_math(page, width: int) -> list[str]:
+    """Display equations that do not fit the column at this width (see _MATH_WIDTH_JS)."""
+    return [f"{width}px: {problem}" for problem in page.evaluate(_MATH_WIDTH_JS, width == DESKTOP)]
+
 
 # Whether a drawer (or the sidebar it replaces) shows links a reader can click.
 _VISIBLE_LINKS_JS = """
@@ -766,6 +813,8 @@ def check_page(browser, html_dir: Path, base_url: str, page_file: Path, *,
         report.overflow += [f"{DESKTOP}px: {problem}" for problem in page.evaluate(_OVERFLOW_JS)]
         if is_chapter:
             check_figures(page, html_dir, base_url, DESKTOP, report)
+        if report.has_math:
+            report.math_width += check_display_math(page, DESKTOP)
         report.explorer_count, report.explorers = check_explorers(page)
         report.navigation += check_navigation(page, DESKTOP)
 
@@ -785,6 +834,14 @@ def check_page(browser, html_dir: Path, base_url: str, page_file: Path, *,
         if is_chapter:
             check_figures(page, html_dir, base_url, PHONE, report)
         report.navigation += check_navigation(page, PHONE)
+        if report.has_math:
+            try:
+                page.wait_for_function(
+                    "() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+                page.evaluate("() => MathJax.startup.promise")
+            except Exception:  # already reported by the desktop pass
+                pass
+            report.math_width += check_display_math(page, PHONE)
     finally:
         context.close()
 
@@ -890,6 +947,7 @@ def test_browser_opens_every_page(site):
     "links",               # every local link reaches an existing page and anchor
     "navigation",          # the ☰ and page-contents buttons open their drawers, 390 and 1400 px
     "overflow",            # no code or output block scrolls sideways at 1400 px
+    "math_width",          # every display equation fits at 1400 px; at 390 px it fits or scrolls
     "explorers",           # every explorer draws, and each control changes its picture
     "figures",             # every chapter figure is SVG or a bitmap at >= 2x its shown width
     "dark_mode",           # in dark mode figures are not dimmed (computed filter "none")
@@ -962,6 +1020,9 @@ def test_browser_checks_catch_broken_pages(tmp_path, browser):
         <div id="pst-primary-sidebar"><a href="good.html">a sidebar link</a></div>
         <button class="primary-toggle">a button that opens nothing</button>
         <div style="width: 200px"><pre>{"x" * 300}</pre></div>
+        <div class="math" style="width: 300px; overflow: hidden"><mjx-container display="true"
+            style="display: block; overflow: hidden"><mjx-math style="display: inline-block;
+            width: 2000px">a formula far wider than the column</mjx-math></mjx-container></div>
         <div class="rnnbook-explorer"><svg aria-label="a chart that never changes"
             width="10" height="10"><rect width="5" height="5"></rect></svg>
             <input type="range" min="0" max="1" step="1" value="0"></div>
@@ -979,7 +1040,7 @@ def test_browser_checks_catch_broken_pages(tmp_path, browser):
     good, broken = reports["good.html"], reports["broken.html"]
     for kind in ["external_requests", "missing_resources", "console_errors", "math", "images",
                  "alt_text", "captions", "widgets", "links", "navigation", "overflow",
-                 "explorers", "figures", "dark_mode", "legibility"]:
+                 "math_width", "explorers", "figures", "dark_mode", "legibility"]:
         assert getattr(broken, kind), f"the broken page was not caught by the {kind} check"
         assert not getattr(good, kind), f"the good page was flagged by the {kind} check"
     assert set(broken.external_requests) == {"http://example.com/remote.png"}
@@ -994,3 +1055,4 @@ def test_browser_checks_catch_broken_pages(tmp_path, browser):
     assert len(broken.figures) == 1 and "bitmap of 1 px" in broken.figures[0]
     assert len(broken.dark_mode) == 2, broken.dark_mode
     assert [p.split(":")[0] for p in broken.legibility] == [f"{DESKTOP}px", f"{PHONE}px"]
+    assert [p.split(":")[0] for p in broken.math_width] == [f"{DESKTOP}px", f"{PHONE}px"]
