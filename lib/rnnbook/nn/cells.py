@@ -25,7 +25,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from rnnbook.checks import Shapes
+from rnnbook.checks import Shapes, check_cell_params
 from rnnbook.nn import init as _init
 from rnnbook.nn.gru import gru_step_backward, gru_step_forward
 from rnnbook.nn.kernels import (gru_backward_fast, gru_forward_fast, lstm_backward_fast,
@@ -101,12 +101,10 @@ class Cell(NamedTuple):
         if set(params) != set(self.param_names):
             raise ValueError(f"{name} has keys {sorted(params)} but a {self.name!r} cell "
                              f"needs {list(self.param_names)}")
-        cols = "H" if self.n_gates == 1 else f"{self.n_gates}*H"
-        out = {"Wx": s.check(f"{name}['Wx']", params["Wx"], ("D", cols)),
-               "Wh": s.check(f"{name}['Wh']", params["Wh"], ("H", cols))}
-        for b in self.param_names[2:]:
-            out[b] = s.check(f"{name}[{b!r}]", params[b], (cols,))
-        return out
+        label = name.replace("{", "{{").replace("}", "}}") + "[{!r}]"
+        checked = check_cell_params(s, self.n_gates, label,
+                                    **{k: params[k] for k in self.param_names})
+        return dict(zip(self.param_names, checked))
 
     def zero_states(self, N: int, H: int, dtype) -> tuple:
         """A tuple of zero states, one (N, H) array per name in :attr:`state_names`."""
