@@ -131,6 +131,12 @@ def _softmax_backward(dweights: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return weights * (dweights - np.sum(dweights * weights, axis=-1, keepdims=True))
 
 
+def _check_qkv(s, q, k, v):
+    # Queries and keys share their size d; keys and values their count Tk.
+    return (s.check("q", q, ("N", "Tq", "d")), s.check("k", k, ("N", "Tk", "d")),
+            s.check("v", v, ("N", "Tk", "dv")))
+
+
 def _back_through_weights(dout, v, weights):
     """Check ``dout`` and go back through ``out = weights @ v`` and the softmax.
 
@@ -172,14 +178,13 @@ def scaled_dot_product_attention(q, k, v, mask=None, *, scale: float | None = No
         out: (N, Tq, dv), the weighted sums of values.
         weights: (N, Tq, Tk), attention weights; rows sum to 1, masked
             entries are exactly 0.
-        cache: for :func:`scaled_dot_product_attention_backward`.
+        cache: :class:`DotProductCache` for
+            :func:`scaled_dot_product_attention_backward`.
 
     Taught in: Part III, Attention.
     """
     s = Shapes()
-    q = s.check("q", q, ("N", "Tq", "d"))
-    k = s.check("k", k, ("N", "Tk", "d"))
-    v = s.check("v", v, ("N", "Tk", "dv"))
+    q, k, v = _check_qkv(s, q, k, v)
     if scale is None:
         scale = 1.0 / math.sqrt(s["d"])
     # A Python float keeps float32 arrays float32 when multiplied.
@@ -245,16 +250,14 @@ def additive_attention(q, k, v, Wq, Wk, w, mask=None):
         mask: None or bool, broadcastable to (N, Tq, Tk); True = may attend.
 
     Returns:
-        out: (N, Tq, dv).
+        out: (N, Tq, dv), the weighted sums of values.
         weights: (N, Tq, Tk); rows sum to 1, masked entries are exactly 0.
-        cache: for :func:`additive_attention_backward`.
+        cache: :class:`AdditiveCache` for :func:`additive_attention_backward`.
 
     Taught in: Part III, Attention.
     """
     s = Shapes()
-    q = s.check("q", q, ("N", "Tq", "d"))
-    k = s.check("k", k, ("N", "Tk", "d"))
-    v = s.check("v", v, ("N", "Tk", "dv"))
+    q, k, v = _check_qkv(s, q, k, v)
     Wq = s.check("Wq", Wq, ("d", "A"))
     Wk = s.check("Wk", Wk, ("d", "A"))
     w = s.check("w", w, ("A",))

@@ -50,9 +50,10 @@ __all__ = ["GRUStepCache", "GRUCache", "gru_step_forward", "gru_step_backward",
            "gru_original_step_backward", "gru_original_forward", "gru_original_backward"]
 
 
-def _check_args(s, x, h_prev, Wx, Wh, bx, bh, *, sequence):
+def _check_args(x, h_prev, Wx, Wh, bx, bh, *, sequence):
     # One GRU's checks, shared by both formulations' step and sequence
     # functions: the parameters first, then the input and the state.
+    s = Shapes()
     Wx, Wh, bx, bh = check_cell_params(s, 3, Wx=Wx, Wh=Wh, bx=bx, bh=bh)
     states = {"h0": h_prev} if sequence else {"h_prev": h_prev}
     x, h_prev = check_cell_inputs(s, x, sequence=sequence, **states)
@@ -64,7 +65,17 @@ def _check_args(s, x, h_prev, Wx, Wh, bx, bh, *, sequence):
 # --------------------------------------------------------------------------
 
 @dataclass
-class GRUStepCache(GateViews, gates=GRU_GATES):
+class _GRUStepArrays(GateViews, gates=GRU_GATES):
+    # What a step cache of either formulation holds before its own term.
+    x: np.ndarray
+    h_prev: np.ndarray
+    Wx: np.ndarray
+    Wh: np.ndarray
+    gates: np.ndarray
+
+
+@dataclass
+class GRUStepCache(_GRUStepArrays):
     """What :func:`gru_step_backward` needs from one forward step.
 
     Attributes:
@@ -78,11 +89,6 @@ class GRUStepCache(GateViews, gates=GRU_GATES):
     Taught in: Chapter 5, Gated recurrent units.
     """
 
-    x: np.ndarray
-    h_prev: np.ndarray
-    Wx: np.ndarray
-    Wh: np.ndarray
-    gates: np.ndarray
     hn: np.ndarray
 
 
@@ -124,9 +130,8 @@ def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
 
     Taught in: Chapter 5, Gated recurrent units.
     """
-    s = Shapes()
-    x, h_prev, Wx, Wh, bx, bh = _check_args(s, x, h_prev, Wx, Wh, bx, bh, sequence=False)
-    H = s["H"]
+    x, h_prev, Wx, Wh, bx, bh = _check_args(x, h_prev, Wx, Wh, bx, bh, sequence=False)
+    H = h_prev.shape[1]
     ax = x @ Wx + bx
     ah = h_prev @ Wh + bh
     rz = sigmoid(ax[:, :2 * H] + ah[:, :2 * H])
@@ -202,8 +207,8 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
     :func:`rnnbook.nn.kernels.gru_forward_fast`, which gives the same numbers.
 
     Args:
-        x: inputs, (N, T, D).
-        h0: initial hidden state, (N, H).
+        x: inputs, (N, T, D); ``x[:, t]`` is the input of step t.
+        h0: the hidden state before the first step, (N, H).
         Wx: input weights, (D, 3H), column blocks [r | z | n].
         Wh: recurrent weights, (H, 3H), same blocks.
         bx: input bias, (3H,).
@@ -216,9 +221,8 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
 
     Taught in: Chapter 5, Gated recurrent units.
     """
-    s = Shapes()
-    x, h0, Wx, Wh, bx, bh = _check_args(s, x, h0, Wx, Wh, bx, bh, sequence=True)
-    N, T, H = s["N"], s["T"], s["H"]
+    x, h0, Wx, Wh, bx, bh = _check_args(x, h0, Wx, Wh, bx, bh, sequence=True)
+    (N, T, _), H = x.shape, h0.shape[1]
 
     h = np.empty((N, T, H), dtype=x.dtype)
     steps = []
@@ -267,25 +271,19 @@ def gru_backward(dh, cache):
 # --------------------------------------------------------------------------
 
 @dataclass
-class GRUOriginalStepCache(GateViews, gates=GRU_GATES):
+class GRUOriginalStepCache(_GRUStepArrays):
     """What :func:`gru_original_step_backward` needs from one forward step.
 
+    Its first fields, ``x`` (N, D), ``h_prev`` (N, H), ``Wx`` (D, 3H), ``Wh``
+    (H, 3H) and ``gates`` (N, 3H), are those of :class:`GRUStepCache`; then:
+
     Attributes:
-        x: input, (N, D).
-        h_prev: previous hidden state, (N, H).
-        Wx: input weights, (D, 3H).
-        Wh: recurrent weights, (H, 3H).
-        gates: activations [r | z | n], (N, 3H); also as properties r, z, n.
-        rh: ``r * h_prev``, (N, H), the input of the candidate's product.
+        rh: ``r * h_prev``, (N, H), the input of the candidate's product; it
+            takes the place of ``hn``.
 
     Taught in: Chapter 5, Gated recurrent units.
     """
 
-    x: np.ndarray
-    h_prev: np.ndarray
-    Wx: np.ndarray
-    Wh: np.ndarray
-    gates: np.ndarray
     rh: np.ndarray
 
 
@@ -321,17 +319,33 @@ def gru_original_step_forward(x, h_prev, Wx, Wh, bx, bh):
 
     Taught in: Chapter 5, Gated recurrent units.
     """
-    s = Shapes()
-    x, h_prev, Wx, Wh, bx, bh = _check_args(s, x, h_prev, Wx, Wh, bx, bh, sequence=False)
-    H = s["H"]
-    ax = x @ Wx + bx
-    rz = sigmoid(ax[:, :2 * H] + h_prev @ Wh[:, :2 * H] + bh[:2 * H])
-    r, z = rz[:, :H], rz[:, H:]
-    rh = r * h_prev
-    n = tanh(ax[:, 2 * H:] + rh @ Wh[:, 2 * H:] + bh[2 * H:])
-    h = n + z * (h_prev - n)
-    gates = np.concatenate((rz, n), axis=1)
+    x, h_prev, Wx, Wh, bx, bh = _check_args(x, h_prev, Wx, Wh, bx, bh, sequence=False)
+    # Both biases enter every block unscaled here, so they can be added once.
+    gates = x @ Wx + (bx + bh)
+    h, rh = _original_step(gates, h_prev, Wh)
     return h, GRUOriginalStepCache(x, h_prev, Wx, Wh, gates, rh)
+
+
+def _original_step(a, h_prev, Wh):
+    """The recurrence of one step of the original GRU, activating ``a`` in place.
+
+    Args:
+        a: the input part of the pre-activations, ``x Wx + bx + bh``, (N, 3H);
+            overwritten with the gate activations [r | z | n].
+        h_prev: previous hidden state, (N, H).
+        Wh: recurrent weights, (H, 3H).
+
+    Returns:
+        h: new hidden state, (N, H).
+        rh: ``r * h_prev``, (N, H).
+    """
+    H = h_prev.shape[1]
+    a[:, :2 * H] = sigmoid(a[:, :2 * H] + h_prev @ Wh[:, :2 * H])
+    r, z = a[:, :H], a[:, H:2 * H]
+    rh = r * h_prev
+    a[:, 2 * H:] = tanh(a[:, 2 * H:] + rh @ Wh[:, 2 * H:])
+    n = a[:, 2 * H:]
+    return n + z * (h_prev - n), rh
 
 
 def _gru_original_local_backward(dh, h_prev, r, z, n, Wh_n):
@@ -396,24 +410,17 @@ def gru_original_forward(x, h0, Wx, Wh, bx, bh):
 
     Taught in: Chapter 5, Gated recurrent units.
     """
-    s = Shapes()
-    x, h0, Wx, Wh, bx, bh = _check_args(s, x, h0, Wx, Wh, bx, bh, sequence=True)
-    N, T, D, H = s["N"], s["T"], s["D"], s["H"]
+    x, h0, Wx, Wh, bx, bh = _check_args(x, h0, Wx, Wh, bx, bh, sequence=True)
+    (N, T, D), H = x.shape, h0.shape[1]
 
-    # Both biases enter every block unscaled here, so they can be added once.
+    # All input projections in one product; each step then activates its
+    # slice in place.
     gates = (x.reshape(N * T, D) @ Wx).reshape(N, T, 3 * H) + (bx + bh)
-    Wh_rz, Wh_n = Wh[:, :2 * H], Wh[:, 2 * H:]
     h = np.empty((N, T, H), dtype=x.dtype)
     rh = np.empty_like(h)
     h_prev = h0
     for t in range(T):
-        a = gates[:, t]
-        a[:, :2 * H] = sigmoid(a[:, :2 * H] + h_prev @ Wh_rz)
-        r, z = a[:, :H], a[:, H:2 * H]
-        rh[:, t] = r * h_prev
-        a[:, 2 * H:] = tanh(a[:, 2 * H:] + rh[:, t] @ Wh_n)
-        n = a[:, 2 * H:]
-        h[:, t] = n + z * (h_prev - n)
+        h[:, t], rh[:, t] = _original_step(gates[:, t], h_prev, Wh)
         h_prev = h[:, t]
     return h, GRUOriginalCache(x, h0, Wx, Wh, h, gates, rh)
 
@@ -435,8 +442,7 @@ def gru_original_backward(dh, cache):
     k = check_cache("cache", cache, GRUOriginalCache, "gru_original_forward")
     dh = check_upstream("dh", dh, k.h.shape, k.h.dtype, "gru_original_forward")
     N, T, H = k.h.shape
-    D = k.x.shape[2]
-    h_prev = np.concatenate((k.h0[:, None, :], k.h[:, :-1]), axis=1)
+    h_prev = k.h_prev
     Wh_rz, Wh_n = k.Wh[:, :2 * H], k.Wh[:, 2 * H:]
     r, z, n = k.r, k.z, k.n
 
@@ -448,8 +454,8 @@ def gru_original_backward(dh, cache):
         dh_next = direct + da[:, t, :2 * H] @ Wh_rz.T
 
     da2 = da.reshape(N * T, 3 * H)
-    dx = (da2 @ k.Wx.T).reshape(N, T, D)
-    dWx = k.x.reshape(N * T, D).T @ da2
+    dx = (da2 @ k.Wx.T).reshape(k.x.shape)
+    dWx = k.x.reshape(N * T, -1).T @ da2
     dWh = np.concatenate((h_prev.reshape(N * T, H).T @ da2[:, :2 * H],
                           k.rh.reshape(N * T, H).T @ da2[:, 2 * H:]), axis=1)
     db = da2.sum(axis=0)

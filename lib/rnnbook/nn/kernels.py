@@ -119,7 +119,7 @@ def rnn_backward_fast(dh, cache):
 
     # Every weight gradient is a sum over steps, i.e. one product over N*T rows.
     da2 = da.reshape(N * T, H)
-    h_prev = np.concatenate((c.h0[:, None, :], c.h[:, :-1]), axis=1).reshape(N * T, H)
+    h_prev = c.h_prev.reshape(N * T, H)
     dx = (da2 @ c.Wx.T).reshape(N, T, D)
     dWx = c.x.reshape(N * T, D).T @ da2
     dWh = h_prev.T @ da2
@@ -443,7 +443,7 @@ def gru_backward_fast(dh, cache):
     dh = check_upstream("dh", dh, k.h.shape, k.h.dtype, "gru_forward_fast")
     N, T, H = k.h.shape
     D = k.x.shape[2]
-    h_prev = np.concatenate((k.h0[:, None, :], k.h[:, :-1]), axis=1)
+    h_prev = k.h_prev
     r, z, n = k.r, k.z, k.n
 
     dax = np.empty((N, T, 3 * H), dtype=k.h.dtype)

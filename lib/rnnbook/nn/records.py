@@ -133,6 +133,11 @@ class SequenceCache:
     Wh: np.ndarray
     h: np.ndarray
 
+    @property
+    def h_prev(self):
+        """The hidden state before every step, (N, T, H): ``h0``, then ``h[:, :-1]``."""
+        return np.concatenate((self.h0[:, None, :], self.h[:, :-1]), axis=1)
+
 
 class CellGrads(NamedTuple):
     """Gradients of a one-bias cell over a sequence: the RNN (k = 1) or the LSTM (k = 4).
