@@ -129,7 +129,7 @@ def cell_from_steps(name, state_names, param_names, init, step_forward, step_bac
         n_gates: number of column blocks of ``Wx`` and ``Wh``.
 
     Returns:
-        the :class:`Cell`.
+        cell: the :class:`Cell`.
 
     Taught in: Chapter 3, Vanishing and exploding gradients.
     """
@@ -173,12 +173,14 @@ def one_state_cell(name, init, param_names, step_forward_fn, step_backward_fn, f
         name: the cell's name.
         init: ``init(D, H, rng, dtype=...) -> params``.
         param_names: the parameters in the order the functions take them.
-        step_forward_fn, step_backward_fn: e.g. ``gru_step_forward``, ``gru_step_backward``.
-        forward_fn, backward_fn: sequence functions, e.g. ``gru_forward_fast``.
+        step_forward_fn: the step forward, e.g. ``gru_step_forward``.
+        step_backward_fn: the step backward, e.g. ``gru_step_backward``.
+        forward_fn: the sequence forward, e.g. ``gru_forward_fast``.
+        backward_fn: the sequence backward, e.g. ``gru_backward_fast``.
         n_gates: number of column blocks of ``Wx`` and ``Wh``.
 
     Returns:
-        the :class:`Cell`.
+        cell: the :class:`Cell`.
 
     Taught in: Chapter 5, Gated recurrent units.
     """
@@ -245,7 +247,7 @@ def register_cell(cell: Cell) -> Cell:
         cell: a :class:`Cell`; a cell of the same name is replaced.
 
     Returns:
-        the cell.
+        cell: the cell, registered.
 
     Taught in: Chapter 3, Vanishing and exploding gradients.
     """
@@ -271,7 +273,7 @@ def get_cell(cell) -> Cell:
             and any registered later; any case) or a :class:`Cell`.
 
     Returns:
-        the matching :class:`Cell`.
+        cell: the matching :class:`Cell`.
 
     Taught in: Chapter 3, Vanishing and exploding gradients.
     """
