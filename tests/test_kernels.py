@@ -13,8 +13,8 @@ import pytest
 
 from rnnbook.nn import (cell_from_steps, cell_names, get_cell, gru_backward, gru_forward,
                         kernels, lstm_backward, lstm_backward_full, lstm_forward,
-                        recurrent_backward, recurrent_forward, register_cell, rnn_backward, rnn_forward,
-                        stacked_backward, stacked_forward)
+                        recurrent_backward, recurrent_forward, register_cell,
+                        rnn_backward, rnn_forward, stacked_backward, stacked_forward)
 from rnnbook.nn import cells as cells_module
 from rnnbook.train import numerical_gradient, rel_error
 

@@ -119,7 +119,8 @@ def test_backward_is_the_full_backward_without_cell_gradients():
     assert isinstance(full, LSTMFullGrads) and len(full) == 6
     explicit = lstm_backward_full(dh, cache, np.zeros((2, 3, 3)))
     for name in CellGrads._fields:
-        np.testing.assert_array_equal(getattr(plain, name), getattr(full, name), err_msg=name)
+        np.testing.assert_array_equal(getattr(plain, name), getattr(full, name),
+                                      err_msg=name)
     for name in LSTMFullGrads._fields:
         np.testing.assert_array_equal(getattr(full, name), getattr(explicit, name),
                                       err_msg=name)
@@ -289,7 +290,8 @@ def test_backward_checks_upstream_and_cache():
     assert isinstance(step_cache, LSTMStepCache)
     with pytest.raises(ValueError, match=r"^dh has shape \(2, 3\) but needs \(2, 3, 5\)"):
         lstm_backward(np.zeros((2, 3)), cache)
-    with pytest.raises(ValueError, match=r"^dc has shape \(2, 5\) but needs \(2, 3, 5\)"):
+    shape_error = r"^dc has shape \(2, 5\) but needs \(2, 3, 5\)"
+    with pytest.raises(ValueError, match=shape_error):
         lstm_backward_full(h, cache, np.zeros((2, 5)))
     with pytest.raises(ValueError, match=r"^dc has dtype float32"):
         lstm_backward_full(h, cache, h.astype(np.float32))
