@@ -178,7 +178,7 @@ def scaled_dot_product_attention(q, k, v, mask=None, *, scale: float | None = No
         out: (N, Tq, dv), the weighted sums of values.
         weights: (N, Tq, Tk), attention weights; rows sum to 1, masked
             entries are exactly 0.
-        cache: :class:`DotProductCache` for
+        cache: ``DotProductCache`` for
             :func:`scaled_dot_product_attention_backward`.
 
     Taught in: Part III, Attention.
@@ -210,7 +210,7 @@ def scaled_dot_product_attention_backward(dout, cache):
 
     Args:
         dout: gradient of the loss with respect to ``out``, (N, Tq, dv).
-        cache: the :class:`DotProductCache` of :func:`scaled_dot_product_attention`
+        cache: the ``DotProductCache`` of :func:`scaled_dot_product_attention`
             or :func:`dot_product_attention`.
 
     Returns:
@@ -252,7 +252,7 @@ def additive_attention(q, k, v, Wq, Wk, w, mask=None):
     Returns:
         out: (N, Tq, dv), the weighted sums of values.
         weights: (N, Tq, Tk); rows sum to 1, masked entries are exactly 0.
-        cache: :class:`AdditiveCache` for :func:`additive_attention_backward`.
+        cache: ``AdditiveCache`` for :func:`additive_attention_backward`.
 
     Taught in: Part III, Attention.
     """
@@ -278,7 +278,7 @@ def additive_attention_backward(dout, cache):
 
     Args:
         dout: gradient of the loss with respect to ``out``, (N, Tq, dv).
-        cache: the :class:`AdditiveCache` returned by :func:`additive_attention`.
+        cache: the ``AdditiveCache`` returned by :func:`additive_attention`.
 
     Returns:
         dq: gradient with respect to the queries, (N, Tq, d).

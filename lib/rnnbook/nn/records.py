@@ -43,7 +43,7 @@ def _gate_view(k: int, n_gates: int, what: str) -> property:
         H = self.gates.shape[-1] // n_gates
         return self.gates[..., k * H:(k + 1) * H]
 
-    return property(view, doc=f"{what}, block {k} of ``gates``: (N, H) for a step, "
+    return property(view, doc=f"{what} (block {k} of ``gates``); (N, H) for a step, "
                               f"(N, T, H) for a sequence.")
 
 
@@ -135,7 +135,7 @@ class SequenceCache:
 
     @property
     def h_prev(self):
-        """The hidden state before every step, (N, T, H): ``h0``, then ``h[:, :-1]``."""
+        """The hidden state before every step, ``h0`` then ``h[:, :-1]``; (N, T, H)."""
         return np.concatenate((self.h0[:, None, :], self.h[:, :-1]), axis=1)
 
 
@@ -144,7 +144,7 @@ class CellGrads(NamedTuple):
 
     ``rnn_backward``, ``lstm_backward`` and the RNN's kernel return it.
 
-    Attributes:
+    Fields:
         dx: gradient with respect to the inputs, (N, T, D).
         dh0: gradient with respect to the initial hidden state, (N, H).
         dWx: gradient with respect to the input weights, (D, kH).
@@ -167,7 +167,7 @@ class LSTMFullGrads(NamedTuple):
     The order is that of the step backward (the states before the
     parameters). ``lstm_backward_full`` and its kernel return it.
 
-    Attributes:
+    Fields:
         dx: gradient with respect to the inputs, (N, T, D).
         dh0: gradient with respect to the initial hidden state, (N, H).
         dc0: gradient with respect to the initial cell state, (N, H).
@@ -197,7 +197,7 @@ class LSTMFullGrads(NamedTuple):
 class GRUGrads(NamedTuple):
     """Gradients of a GRU over a sequence, from ``gru_backward`` and its variants.
 
-    Attributes:
+    Fields:
         dx: gradient with respect to the inputs, (N, T, D).
         dh0: gradient with respect to the initial hidden state, (N, H).
         dWx: gradient with respect to the input weights, (D, 3H).

@@ -172,7 +172,7 @@ class RecurrentCache:
 class RecurrentGrads(NamedTuple):
     """Gradients from :func:`recurrent_backward`.
 
-    Attributes:
+    Fields:
         dx: gradient with respect to the inputs, (N, T, D); exactly 0 at
             padded steps.
         dh0: gradient with respect to the initial hidden state, (N, H).
