@@ -173,12 +173,10 @@ class RecurrentGrads(NamedTuple):
     """Gradients from :func:`recurrent_backward`.
 
     Fields:
-        dx: gradient with respect to the inputs, (N, T, D); exactly 0 at
-            padded steps.
+        dx: gradient with respect to the inputs, (N, T, D); 0 at padded steps.
         dh0: gradient with respect to the initial hidden state, (N, H).
         grads: the parameters' gradients, a dict with the keys of ``params``.
-        dc0: gradient with respect to the initial cell state, (N, H), for a
-            two-state cell such as the LSTM; None for a cell with one state.
+        dc0: gradient with respect to the initial cell state (LSTM), (N, H), or None.
 
     Taught in: Chapter 4, Long short-term memory.
     """
