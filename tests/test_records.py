@@ -51,6 +51,18 @@ def test_every_cache_of_a_gated_cell_has_its_gate_views(cell, names):
     assert (getattr(step_cache, names[0][0]).shape == (N, H))
 
 
+def test_the_registry_names_the_gates_the_caches_show():
+    assert get_cell("rnn").gate_names == ()
+    for cell, table in (("lstm", LSTM_GATES), ("gru", GRU_GATES)):
+        record = get_cell(cell)
+        assert record.gate_names == tuple(name for name, _ in table)
+        assert len(record.gate_names) == record.n_gates
+    _, cache = kernels.lstm_forward_fast(np.zeros((1, 2, 3)), np.zeros((1, 4)),
+                                         *get_cell("lstm").init(3, 4, np.random.default_rng(1)
+                                                                ).values())
+    assert type(cache).gate_names == get_cell("lstm").gate_names
+
+
 def test_sequence_cache_h_prev_is_h0_then_the_states():
     h0 = np.full((2, 3), -1.0)
     h = np.arange(2 * 4 * 3, dtype=float).reshape(2, 4, 3)

@@ -31,6 +31,7 @@ from rnnbook.nn.gru import gru_step_backward, gru_step_forward
 from rnnbook.nn.kernels import (gru_backward_fast, gru_forward_fast, lstm_backward_fast,
                                 lstm_forward_fast, rnn_backward_fast, rnn_forward_fast)
 from rnnbook.nn.lstm import lstm_step_backward, lstm_step_forward
+from rnnbook.nn.records import GRU_GATES, LSTM_GATES
 from rnnbook.nn.rnn import rnn_step_backward, rnn_step_forward
 
 __all__ = ["Cell", "cell_names", "get_cell", "register_cell", "cell_from_steps",
@@ -69,6 +70,9 @@ class Cell(NamedTuple):
       ``dstate_seqs`` holds the gradient with respect to each state at every
       step, (N, T, H) arrays (``None`` for zeros); ``dx`` is (N, T, D) and
       ``dstates0`` a tuple of (N, H).
+    - ``gate_names``: the names of the gate blocks, in column order, as the
+      caches' gate views call them (``("i", "f", "g", "o")`` for the LSTM, from
+      :data:`~rnnbook.nn.records.LSTM_GATES`); empty for a cell without gates.
 
     Taught in: Chapter 3, Vanishing and exploding gradients.
     """
@@ -82,6 +86,7 @@ class Cell(NamedTuple):
     step_backward: Callable
     forward: Callable
     backward: Callable
+    gate_names: tuple = ()
 
     def check_params(self, params, s: Shapes | None = None, name: str = "params") -> dict:
         """Check a parameter dict against this cell, binding D and H in ``s``.
@@ -161,7 +166,7 @@ def cell_from_steps(name, state_names, param_names, init, step_forward, step_bac
 
 
 def one_state_cell(name, init, param_names, step_forward_fn, step_backward_fn, forward_fn,
-                   backward_fn, n_gates: int = 1) -> Cell:
+                   backward_fn, n_gates: int = 1, gate_names: tuple = ()) -> Cell:
     """A :class:`Cell` for a cell whose only state is ``h``, from the library's functions.
 
     The four functions follow the library's convention: they take the
@@ -177,7 +182,9 @@ def one_state_cell(name, init, param_names, step_forward_fn, step_backward_fn, f
         step_backward_fn: the step backward, e.g. ``gru_step_backward``.
         forward_fn: the sequence forward, e.g. ``gru_forward_fast``.
         backward_fn: the sequence backward, e.g. ``gru_backward_fast``.
-        n_gates: number of column blocks of ``Wx`` and ``Wh``.
+        n_gates: number of column blocks of ``Wx`` and ``Wh``; ``len(gate_names)``
+            when gate names are given.
+        gate_names: the names of the gate blocks, in column order.
 
     Returns:
         cell: the :class:`Cell`.
@@ -203,8 +210,9 @@ def one_state_cell(name, init, param_names, step_forward_fn, step_backward_fn, f
         dx, dh0, *grads = backward_fn(dh, cache)
         return dx, (dh0,), dict(zip(param_names, grads))
 
+    n_gates = len(gate_names) if gate_names else n_gates
     return Cell(name, ("h",), n_gates, tuple(param_names), init, step_forward, step_backward,
-                forward, backward)
+                forward, backward, tuple(gate_names))
 
 
 def _output_of(cache):
@@ -233,8 +241,8 @@ def _lstm_cell() -> Cell:
         dx, dh0, dc0, *grads = lstm_backward_fast(dh, cache, dc)
         return dx, (dh0, dc0), dict(zip(names, grads))
 
-    return Cell("lstm", ("h", "c"), 4, names, _init.init_lstm, step_forward, step_backward,
-                forward, backward)
+    return Cell("lstm", ("h", "c"), len(LSTM_GATES), names, _init.init_lstm, step_forward,
+                step_backward, forward, backward, tuple(name for name, _ in LSTM_GATES))
 
 
 _REGISTRY: dict[str, Cell] = {}
@@ -288,4 +296,5 @@ register_cell(one_state_cell("rnn", _init.init_rnn, ("Wx", "Wh", "b"), rnn_step_
                              rnn_step_backward, rnn_forward_fast, rnn_backward_fast))
 register_cell(_lstm_cell())
 register_cell(one_state_cell("gru", _init.init_gru, ("Wx", "Wh", "bx", "bh"), gru_step_forward,
-                             gru_step_backward, gru_forward_fast, gru_backward_fast, n_gates=3))
+                             gru_step_backward, gru_forward_fast, gru_backward_fast,
+                             gate_names=tuple(name for name, _ in GRU_GATES)))
