@@ -57,9 +57,8 @@ def test_the_registry_names_the_gates_the_caches_show():
         record = get_cell(cell)
         assert record.gate_names == tuple(name for name, _ in table)
         assert len(record.gate_names) == record.n_gates
-    _, cache = kernels.lstm_forward_fast(np.zeros((1, 2, 3)), np.zeros((1, 4)),
-                                         *get_cell("lstm").init(3, 4, np.random.default_rng(1)
-                                                                ).values())
+    p = get_cell("lstm").init(3, 4, np.random.default_rng(1))
+    _, cache = kernels.lstm_forward_fast(np.zeros((1, 2, 3)), np.zeros((1, 4)), *p.values())
     assert type(cache).gate_names == get_cell("lstm").gate_names
 
 

@@ -241,8 +241,9 @@ def _lstm_cell() -> Cell:
         dx, dh0, dc0, *grads = lstm_backward_fast(dh, cache, dc)
         return dx, (dh0, dc0), dict(zip(names, grads))
 
-    return Cell("lstm", ("h", "c"), len(LSTM_GATES), names, _init.init_lstm, step_forward,
-                step_backward, forward, backward, tuple(name for name, _ in LSTM_GATES))
+    gates = tuple(name for name, _ in LSTM_GATES)
+    return Cell("lstm", ("h", "c"), len(gates), names, _init.init_lstm, step_forward,
+                step_backward, forward, backward, gates)
 
 
 _REGISTRY: dict[str, Cell] = {}
