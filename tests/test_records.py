@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from rnnbook.checks import Shapes, check_cell_inputs, check_cell_params
-from rnnbook.nn import (GRU_GATES, LSTM_GATES, CellGrads, GateViews, GRUGrads, LSTMFullGrads,
-                        SequenceCache, get_cell, gru_backward, gru_forward, kernels,
+from rnnbook.nn import (GRU_GATES, LSTM_GATES, CellGrads, GateViews, GRUGrads,
+                        LSTMFullGrads, SequenceCache, get_cell, gru_backward, gru_forward, kernels,
                         lstm_backward, lstm_backward_full, lstm_forward, rnn_backward,
                         rnn_forward)
 
@@ -43,8 +43,8 @@ def test_every_cache_of_a_gated_cell_has_its_gate_views(cell, names):
     for k, (name, _) in enumerate(names):
         block = cache.gates[..., k * H:(k + 1) * H]
         np.testing.assert_array_equal(getattr(cache, name), block, err_msg=name)
-        np.testing.assert_allclose(getattr(fast_cache, name), block, rtol=1e-12, atol=1e-14,
-                                   err_msg=name)
+        np.testing.assert_allclose(getattr(fast_cache, name), block, rtol=1e-12,
+                                   atol=1e-14, err_msg=name)
         assert getattr(cache, name).shape == (N, T, H)
     # A step cache has the same views, one step wide.
     step_cache = cache.steps[0]
@@ -58,7 +58,8 @@ def test_the_registry_names_the_gates_the_caches_show():
         assert record.gate_names == tuple(name for name, _ in table)
         assert len(record.gate_names) == record.n_gates
     p = get_cell("lstm").init(3, 4, np.random.default_rng(1))
-    _, cache = kernels.lstm_forward_fast(np.zeros((1, 2, 3)), np.zeros((1, 4)), *p.values())
+    _, cache = kernels.lstm_forward_fast(np.zeros((1, 2, 3)), np.zeros((1, 4)),
+                                         *p.values())
     assert type(cache).gate_names == get_cell("lstm").gate_names
 
 
@@ -75,7 +76,8 @@ def test_check_cell_params_names_the_argument_and_checks_Wh_first():
     Wx, Wh, b = check_cell_params(s, 4, Wx=np.zeros((3, 8)), Wh=np.zeros((2, 8)),
                                   b=np.zeros(8))
     assert (s["D"], s["H"]) == (3, 2) and b.shape == (8,)
-    with pytest.raises(ValueError, match=r"^Wx has shape \(3, 6\) but needs \(D, 4\*H\)"):
+    wx_error = r"^Wx has shape \(3, 6\) but needs \(D, 4\*H\)"
+    with pytest.raises(ValueError, match=wx_error):
         check_cell_params(Shapes(), 4, Wx=np.zeros((3, 6)), Wh=np.zeros((2, 8)),
                           b=np.zeros(8))
     with pytest.raises(ValueError, match=r"^params\['bh'\] has shape \(4,\)"):
@@ -90,10 +92,12 @@ def test_check_cell_inputs_checks_states_and_steps():
                                   c0=np.zeros((4, 2)))
     assert x.shape == (4, 5, 3) and s["T"] == 5
     with pytest.raises(ValueError, match=r"^c0 has shape \(4, 3\)"):
-        check_cell_inputs(s, np.zeros((4, 5, 3)), h0=np.zeros((4, 2)), c0=np.zeros((4, 3)))
+        check_cell_inputs(s, np.zeros((4, 5, 3)), h0=np.zeros((4, 2)),
+                          c0=np.zeros((4, 3)))
     with pytest.raises(ValueError, match="T = 0 time steps"):
         check_cell_inputs(Shapes(H=2, D=3), np.zeros((4, 0, 3)), h0=np.zeros((4, 2)))
-    with pytest.raises(ValueError, match=r"^x has shape \(4, 5, 3\) but needs 2 dimensions"):
+    ndim_error = r"^x has shape \(4, 5, 3\) but needs 2 dimensions"
+    with pytest.raises(ValueError, match=ndim_error):
         check_cell_inputs(Shapes(), np.zeros((4, 5, 3)), sequence=False,
                           h_prev=np.zeros((4, 2)))
 
@@ -114,7 +118,7 @@ def test_backward_results_are_named_and_lstm_backward_has_no_flags():
         for name, value in p.items():
             assert getattr(grads, "d" + name).shape == value.shape, (cell, name)
         assert grads.dx.shape == x.shape and grads.dh0.shape == h0.shape
-    full = lstm_backward_full(np.ones_like(h), lstm_forward(x, h0, *get_cell("lstm").init(
-        D, H, rng).values())[1])
+    p = get_cell("lstm").init(D, H, rng)
+    full = lstm_backward_full(np.ones_like(h), lstm_forward(x, h0, *p.values())[1])
     assert type(full) is LSTMFullGrads and full.dc0.shape == (N, H)
     assert type(full.without_dc0()) is CellGrads

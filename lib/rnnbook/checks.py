@@ -225,7 +225,7 @@ def check_steps(T):
 
 
 def gate_columns(n_gates: int) -> str:
-    """The column spec of a cell's weights with ``n_gates`` blocks: ``"H"`` or ``"4*H"``."""
+    """The column spec of weights with ``n_gates`` blocks: ``"H"``, ``"4*H"``, ..."""
     return "H" if n_gates == 1 else f"{n_gates}*H"
 
 

@@ -150,7 +150,8 @@ def _back_through_weights(dout, v, weights):
     N, Tq, _ = weights.shape
     dout = Shapes(N=N, Tq=Tq, dv=v.shape[2]).check("dout", dout, ("N", "Tq", "dv"))
     if dout.dtype != v.dtype:
-        raise ValueError(f"dout has dtype {dout.dtype} but the forward pass ran in {v.dtype}")
+        raise ValueError(f"dout has dtype {dout.dtype} but the forward pass ran in "
+                         f"{v.dtype}")
     dweights = dout @ v.transpose(0, 2, 1)            # (N, Tq, Tk)
     dv = weights.transpose(0, 2, 1) @ dout            # (N, Tk, dv)
     return _softmax_backward(dweights, weights), dv

@@ -47,7 +47,8 @@ from rnnbook.nn.records import GRU_GATES, GateViews, GRUGrads, SequenceCache, St
 __all__ = ["GRUStepCache", "GRUCache", "gru_step_forward", "gru_step_backward",
            "gru_forward", "gru_backward", "gru_gate_gradients",
            "GRUOriginalStepCache", "GRUOriginalCache", "gru_original_step_forward",
-           "gru_original_step_backward", "gru_original_forward", "gru_original_backward"]
+           "gru_original_step_backward", "gru_original_forward",
+           "gru_original_backward"]
 
 
 def _check_args(x, h_prev, Wx, Wh, bx, bh, *, sequence):

@@ -89,7 +89,7 @@ def rnn_forward_fast(x, h0, Wx, Wh, b):
 
 
 def rnn_backward_fast(dh, cache):
-    """Fast :func:`~rnnbook.nn.rnn.rnn_backward`, for the cache of :func:`rnn_forward_fast`.
+    """Fast :func:`~rnnbook.nn.rnn.rnn_backward`, on :func:`rnn_forward_fast`'s cache.
 
     Args:
         dh: the loss's direct gradient on every hidden state, (N, T, H), as
@@ -286,8 +286,7 @@ def _lstm_local_factors(G, c_prev, tanh_c, P, dc_from_h):
 
 
 def lstm_backward_fast(dh, cache, dc=None):
-    """Fast :func:`~rnnbook.nn.lstm.lstm_backward_full`, for the cache of
-    :func:`lstm_forward_fast`.
+    """Fast :func:`~rnnbook.nn.lstm.lstm_backward_full`, on the kernel's cache.
 
     Args:
         dh: the loss's direct gradient on every hidden state, (N, T, H).
@@ -426,7 +425,7 @@ def gru_forward_fast(x, h0, Wx, Wh, bx, bh):
 
 
 def gru_backward_fast(dh, cache):
-    """Fast :func:`~rnnbook.nn.gru.gru_backward`, for the cache of :func:`gru_forward_fast`.
+    """Fast :func:`~rnnbook.nn.gru.gru_backward`, on :func:`gru_forward_fast`'s cache.
 
     Args:
         dh: the loss's direct gradient on every hidden state, (N, T, H).

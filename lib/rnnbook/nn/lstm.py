@@ -97,7 +97,8 @@ class LSTMCache(StepViews, GateViews, gates=LSTM_GATES):
     steps: list
     h: np.ndarray
 
-    c = property(lambda self: self.stacked("c"), doc="Cell state after every step, (N, T, H).")
+    c = property(lambda self: self.stacked("c"),
+                 doc="Cell state after every step, (N, T, H).")
     tanh_c = property(lambda self: self.stacked("tanh_c"),
                       doc="``tanh(c)`` of every step, (N, T, H).")
 
@@ -109,8 +110,8 @@ class LSTMCache(StepViews, GateViews, gates=LSTM_GATES):
     @property
     def gates(self):
         """Gate activations of every step, (N, T, 4H), blocks [i | f | g | o]."""
-        return np.stack([np.concatenate((k.i, k.f, k.g, k.o), axis=1) for k in self.steps],
-                        axis=1)
+        blocks = [np.concatenate((k.i, k.f, k.g, k.o), axis=1) for k in self.steps]
+        return np.stack(blocks, axis=1)
 
 
 def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
@@ -133,7 +134,8 @@ def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
     """
     s = Shapes()
     Wx, Wh, b = check_cell_params(s, 4, Wx=Wx, Wh=Wh, b=b)
-    x, h_prev, c_prev = check_cell_inputs(s, x, sequence=False, h_prev=h_prev, c_prev=c_prev)
+    x, h_prev, c_prev = check_cell_inputs(s, x, sequence=False, h_prev=h_prev,
+                                          c_prev=c_prev)
     H = s["H"]
 
     a = x @ Wx + h_prev @ Wh + b
@@ -275,7 +277,7 @@ def lstm_backward_full(dh, cache, dc=None):
     dtype = k.h.dtype
     dh = check_upstream("dh", dh, k.h.shape, dtype, "lstm_forward")
     if dc is not None:
-        dc = check_upstream("dc", dc, k.h.shape, dtype, "lstm_forward (its cell states)")
+        dc = check_upstream("dc", dc, k.h.shape, dtype, "lstm_forward (cell states)")
     N, T, H = k.h.shape
     D = k.steps[0].x.shape[1]
 

@@ -140,7 +140,7 @@ class SequenceCache:
 
 
 class CellGrads(NamedTuple):
-    """Gradients of a one-bias cell over a sequence: the RNN (k = 1) or the LSTM (k = 4).
+    """Gradients of a one-bias cell over a sequence: RNN (k = 1) or LSTM (k = 4).
 
     ``rnn_backward``, ``lstm_backward`` and the RNN's kernel return it.
 
