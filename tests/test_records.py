@@ -10,9 +10,9 @@ import pytest
 
 from rnnbook.checks import Shapes, check_cell_inputs, check_cell_params
 from rnnbook.nn import (GRU_GATES, LSTM_GATES, CellGrads, GateViews, GRUGrads,
-                        LSTMFullGrads, SequenceCache, get_cell, gru_backward, gru_forward, kernels,
-                        lstm_backward, lstm_backward_full, lstm_forward, rnn_backward,
-                        rnn_forward)
+                        LSTMFullGrads, SequenceCache, get_cell, gru_backward, gru_forward,
+                        kernels, lstm_backward, lstm_backward_full, lstm_forward,
+                        rnn_backward, rnn_forward)
 
 
 def test_gate_views_are_the_named_blocks_of_gates():
