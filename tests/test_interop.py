@@ -18,7 +18,7 @@ from rnnbook.nn.attention import (additive_attention, additive_attention_backwar
                                    scaled_dot_product_attention_backward)
 from rnnbook.train.gradcheck import rel_error
 from rnnbook.nn.gru import gru_backward, gru_forward
-from rnnbook.nn.lstm import lstm_backward, lstm_forward
+from rnnbook.nn.lstm import lstm_backward, lstm_backward_full, lstm_forward
 from rnnbook.nn.rnn import rnn_backward, rnn_forward
 
 FIXTURE = Path(__file__).parent / "fixtures" / "torch_reference.npz"
@@ -74,7 +74,7 @@ def run_ours(kind, r, dout):
     elif kind == "lstm":
         Wx, Wh, b = interop.lstm_from_torch(*torch_params(r))
         out, cache = lstm_forward(r["x"], r["h0"], Wx, Wh, b, c0=r["c0"])
-        dx, dh0, dWx, dWh, db, dc0 = lstm_backward(dout, cache, return_dc0=True)
+        dx, dh0, dc0, dWx, dWh, db = lstm_backward_full(dout, cache)
         # PyTorch adds both biases, so each receives the whole bias gradient.
         grads = dict(dbias_ih=db, dbias_hh=db, dc0=dc0)
     else:

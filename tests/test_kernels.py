@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from rnnbook.nn import (cell_from_steps, cell_names, get_cell, gru_backward, gru_forward,
-                        kernels, lstm_backward, lstm_forward, recurrent_backward,
-                        recurrent_forward, register_cell, rnn_backward, rnn_forward,
-                        stacked_backward, stacked_forward)
+                        kernels, lstm_backward, lstm_backward_full, lstm_forward,
+                        recurrent_backward, recurrent_forward, register_cell,
+                        rnn_backward, rnn_forward, stacked_backward, stacked_forward)
 from rnnbook.nn import cells as cells_module
 from rnnbook.train import numerical_gradient, rel_error
 
@@ -72,22 +72,25 @@ def test_lstm_kernel_matches_the_readable_loop(shape):
     rng = np.random.default_rng(sum(shape) + 2)
     p = _params("lstm", D, H, rng)
     x, h0, c0 = (rng.standard_normal(s) for s in ((N, T, D), (N, H), (N, H)))
-    dh, dc_last = rng.standard_normal((N, T, H)), rng.standard_normal((N, H))
+    dh, dc = rng.standard_normal((N, T, H)), rng.standard_normal((N, T, H))
     args = (p["Wx"], p["Wh"], p["b"])
     h, cache = lstm_forward(x, h0, *args, c0=c0)
     hf, cf = kernels.lstm_forward_fast(x, h0, *args, c0=c0)
     _close(hf, h, "h")
-    for name in ("c", "i", "f", "g", "o", "gates"):
+    for name in ("c", "tanh_c", "i", "f", "g", "o", "gates"):
         _close(getattr(cf, name), getattr(cache, name), name)
-    dx, dh0, dWx, dWh, db, dc0 = lstm_backward(dh, cache, dc_last=dc_last, return_dc0=True)
-    # The kernel takes a cell-state gradient at every step; at the last one
-    # alone it is the readable version's dc_last.
-    dc = np.zeros((N, T, H))
-    dc[:, -1] = dc_last
+    # Both take a cell-state gradient at every step and return the same
+    # named gradients, dc0 among them.
+    want = lstm_backward_full(dh, cache, dc)
     got = kernels.lstm_backward_fast(dh, cf, dc)
-    for name, a, b in zip(("dx", "dh0", "dc0", "dWx", "dWh", "db"),
-                          (dx, dh0, dc0, dWx, dWh, db), got):
-        _close(b, a, name)
+    assert type(got) is type(want)
+    for name in want._fields:
+        _close(getattr(got, name), getattr(want, name), name)
+    # Without dc the kernel's gradients are the contract's lstm_backward.
+    plain = lstm_backward(dh, cache)
+    fast = kernels.lstm_backward_fast(dh, cf)
+    for name in plain._fields:
+        _close(getattr(fast, name), getattr(plain, name), name)
 
 
 def test_lstm_kernel_cell_state_gradient_at_every_step():

@@ -5,10 +5,12 @@ import pytest
 from hypothesis import example, given, settings
 
 from rnnbook.train.gradcheck import numerical_gradient, rel_error
+from rnnbook.nn.records import CellGrads, LSTMFullGrads
 from rnnbook.nn.lstm import (
     LSTMCache,
     LSTMStepCache,
     lstm_backward,
+    lstm_backward_full,
     lstm_forward,
     lstm_step_backward,
     lstm_step_forward,
@@ -94,27 +96,40 @@ def test_sequence_gradients(N, T, D, H, seed):
     rng = np.random.default_rng(seed)
     inputs = make_params(rng, N, T, D, H)
     dh = rng.standard_normal((N, T, H))
-    dc_last = rng.standard_normal((N, H))
+    # The loss reaches every cell state directly too, as through a decoder.
+    dc = rng.standard_normal((N, T, H))
     _, cache = lstm_forward(**inputs)
-    dx, dh0, dWx, dWh, db, dc0 = lstm_backward(dh, cache, dc_last=dc_last, return_dc0=True)
+    dx, dh0, dc0, dWx, dWh, db = lstm_backward_full(dh, cache, dc)
 
     def loss(**kw):
         h, cache = lstm_forward(**kw)
-        return np.sum(h * dh) + np.sum(cache.c[:, -1] * dc_last)
+        return np.sum(h * dh) + np.sum(cache.c * dc)
 
     assert_gradients(loss, inputs, dict(x=dx, h0=dh0, Wx=dWx, Wh=dWh, b=db, c0=dc0), None)
 
 
-def test_backward_without_dc_last_matches_zeros():
+def test_backward_is_the_full_backward_without_cell_gradients():
     rng = np.random.default_rng(7)
     p = make_params(rng, 2, 3, 2, 3)
     dh = rng.standard_normal((2, 3, 3))
     _, cache = lstm_forward(**p)
     plain = lstm_backward(dh, cache)
-    assert len(plain) == 5
-    explicit = lstm_backward(dh, cache, dc_last=np.zeros((2, 3)), return_dc0=True)
-    for a, b in zip(plain, explicit):
-        np.testing.assert_array_equal(a, b)
+    assert isinstance(plain, CellGrads) and len(plain) == 5
+    full = lstm_backward_full(dh, cache)
+    assert isinstance(full, LSTMFullGrads) and len(full) == 6
+    explicit = lstm_backward_full(dh, cache, np.zeros((2, 3, 3)))
+    for name in CellGrads._fields:
+        np.testing.assert_array_equal(getattr(plain, name), getattr(full, name),
+                                      err_msg=name)
+    for name in LSTMFullGrads._fields:
+        np.testing.assert_array_equal(getattr(full, name), getattr(explicit, name),
+                                      err_msg=name)
+    # With the cell state reached directly, dc0 and every other gradient change.
+    dc = np.zeros((2, 3, 3))
+    dc[:, -1] = 1
+    moved = lstm_backward_full(dh, cache, dc)
+    for name in LSTMFullGrads._fields:
+        assert not np.allclose(getattr(moved, name), getattr(full, name)), name
 
 
 @pytest.mark.parametrize("N,T,D,H", [(1, 1, 1, 1), (2, 5, 3, 4), (3, 7, 1, 2)])
@@ -144,9 +159,9 @@ def test_sequence_equals_loop_of_steps(N, T, D, H):
         dWx += dWx_t
         dWh += dWh_t
         db += db_t
-    want = (dx, dh_next, dWx, dWh, db, dc_next)
-    got = lstm_backward(dh, cache, return_dc0=True)
-    for name, w, g in zip(("dx", "dh0", "dWx", "dWh", "db", "dc0"), want, got):
+    want = (dx, dh_next, dc_next, dWx, dWh, db)
+    got = lstm_backward_full(dh, cache)
+    for name, w, g in zip(LSTMFullGrads._fields, want, got):
         np.testing.assert_allclose(g, w, rtol=1e-11, atol=1e-13, err_msg=name)
 
 
@@ -211,8 +226,7 @@ def test_float32_in_float32_out():
     assert h.dtype == np.float32
     for name in ("gates", "c", "tanh_c"):
         assert getattr(cache, name).dtype == np.float32, name
-    grads = lstm_backward(np.ones_like(h), cache, dc_last=np.ones((2, 5), np.float32),
-                          return_dc0=True)
+    grads = lstm_backward_full(np.ones_like(h), cache, np.ones_like(h))
     assert [g.dtype for g in grads] == [np.float32] * 6
     p.pop("c0")
     h, _ = lstm_forward(**p)  # c0 = None builds zeros in the input dtype
@@ -276,8 +290,11 @@ def test_backward_checks_upstream_and_cache():
     assert isinstance(step_cache, LSTMStepCache)
     with pytest.raises(ValueError, match=r"^dh has shape \(2, 3\) but needs \(2, 3, 5\)"):
         lstm_backward(np.zeros((2, 3)), cache)
-    with pytest.raises(ValueError, match=r"^dc_last has shape"):
-        lstm_backward(h, cache, dc_last=np.zeros((2, 3, 5)))
+    shape_error = r"^dc has shape \(2, 5\) but needs \(2, 3, 5\)"
+    with pytest.raises(ValueError, match=shape_error):
+        lstm_backward_full(h, cache, np.zeros((2, 5)))
+    with pytest.raises(ValueError, match=r"^dc has dtype float32"):
+        lstm_backward_full(h, cache, h.astype(np.float32))
     with pytest.raises(ValueError, match=r"^dc has dtype float32"):
         lstm_step_backward(hs, cs.astype(np.float32), step_cache)
     with pytest.raises(ValueError, match="not the cache returned by lstm_forward"):

@@ -222,3 +222,55 @@ def check_steps(T):
     # differentiate through; it is almost always a slicing mistake upstream.
     if T < 1:
         raise ValueError("x has T = 0 time steps but needs at least one")
+
+
+def gate_columns(n_gates: int) -> str:
+    """The column spec of weights with ``n_gates`` blocks: ``"H"``, ``"4*H"``, ..."""
+    return "H" if n_gates == 1 else f"{n_gates}*H"
+
+
+def check_cell_params(s: Shapes, n_gates: int, label: str = "{}", **params) -> tuple:
+    """Check a recurrent cell's weights and biases, binding D and H in ``s``.
+
+    The parameters are checked before any data array (call this first): a
+    data array that disagrees with them is then the one named in the error,
+    which is nearly always where the mistake is. ``Wh`` goes first because
+    its rows give H without a division.
+
+    Args:
+        s: the :class:`Shapes` of the call.
+        n_gates: k, the number of column blocks of the weights.
+        label: how an argument is named in messages, ``label.format(name)``
+            (e.g. ``"params[{!r}]"``).
+        **params: ``Wx`` (D, kH) and ``Wh`` (H, kH), then each bias (kH,), by name.
+
+    Returns:
+        params: the checked arrays, a tuple in the order they were passed.
+    """
+    cols = gate_columns(n_gates)
+    spec = {"Wx": ("D", cols), "Wh": ("H", cols)}
+    checked = {name: s.check(label.format(name), params[name], spec[name])
+               for name in ("Wh", "Wx")}
+    for name, value in params.items():
+        if name not in checked:
+            checked[name] = s.check(label.format(name), value, (cols,))
+    return tuple(checked[name] for name in params)
+
+
+def check_cell_inputs(s: Shapes, x, *, sequence: bool = True, **states) -> tuple:
+    """Check a cell's input and states after its parameters.
+
+    Args:
+        s: the :class:`Shapes` that checked the parameters.
+        x: input, (N, T, D) for a sequence, (N, D) for one step.
+        sequence: whether ``x`` is a whole sequence; it then needs T >= 1.
+        **states: each state (``h0``, ``c0`` or ``h_prev``, ...), (N, H), by name.
+
+    Returns:
+        arrays: ``x`` and the states, checked, in the order they were passed.
+    """
+    x = s.check("x", x, ("N", "T", "D") if sequence else ("N", "D"))
+    checked = tuple(s.check(name, value, ("N", "H")) for name, value in states.items())
+    if sequence:
+        check_steps(s["T"])
+    return (x,) + checked

@@ -82,11 +82,15 @@ def rnn_from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     """Parameters of a ``torch.nn.RNN`` (tanh) layer in this library's layout.
 
     Args:
-        weight_ih: (H, D).  weight_hh: (H, H).
-        bias_ih, bias_hh: (H,) each, or ``None`` for a layer without biases.
+        weight_ih: input-to-hidden weights, (H, D).
+        weight_hh: hidden-to-hidden weights, (H, H).
+        bias_ih: input bias, (H,), or ``None`` for a layer without biases.
+        bias_hh: recurrent bias, (H,), or ``None``.
 
     Returns:
-        Wx: (D, H).  Wh: (H, H).  b: (H,), the sum of the two biases.
+        Wx: ``weight_ih`` transposed, (D, H).
+        Wh: ``weight_hh`` transposed, (H, H).
+        b: the sum of the two biases, (H,).
 
     Taught in: Part III, From rnnbook to PyTorch.
     """
@@ -98,14 +102,16 @@ def rnn_to_torch(Wx, Wh, b, *, layer=0, reverse=False):
     """State-dict entries of a ``torch.nn.RNN`` layer for our parameters.
 
     Args:
-        Wx: (D, H).  Wh: (H, H).  b: (H,).
+        Wx: input-to-hidden weights, (D, H).
+        Wh: hidden-to-hidden weights, (H, H).
+        b: bias, (H,).
         layer: layer index used in the key names (``..._l{layer}``).
         reverse: name the keys for the backward direction of a
             bidirectional layer (``..._l0_reverse``).
 
     Returns:
-        dict with ``weight_ih_l0`` (H, D), ``weight_hh_l0`` (H, H),
-        ``bias_ih_l0`` (H,) equal to ``b`` and ``bias_hh_l0`` (H,) zeros.
+        state: dict with ``weight_ih_l0`` (H, D), ``weight_hh_l0`` (H, H),
+            ``bias_ih_l0`` (H,) equal to ``b`` and ``bias_hh_l0`` (H,) zeros.
 
     Taught in: Part III, From rnnbook to PyTorch.
     """
@@ -115,13 +121,18 @@ def rnn_to_torch(Wx, Wh, b, *, layer=0, reverse=False):
 def lstm_from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     """Parameters of a ``torch.nn.LSTM`` layer in this library's layout.
 
+    The gate blocks stay in PyTorch's order i, f, g, o.
+
     Args:
-        weight_ih: (4H, D).  weight_hh: (4H, H).
-        bias_ih, bias_hh: (4H,) each, or ``None`` for a layer without biases.
+        weight_ih: input-to-gates weights, four blocks of rows, (4H, D).
+        weight_hh: hidden-to-gates weights, four blocks of rows, (4H, H).
+        bias_ih: input bias, (4H,), or ``None`` for a layer without biases.
+        bias_hh: recurrent bias, (4H,), or ``None``.
 
     Returns:
-        Wx: (D, 4H).  Wh: (H, 4H).  b: (4H,), the sum of the two biases.
-        Gate blocks stay in PyTorch's order i, f, g, o.
+        Wx: input-to-gates weights, four blocks of columns, (D, 4H).
+        Wh: hidden-to-gates weights, four blocks of columns, (H, 4H).
+        b: the sum of the two biases, which the LSTM only ever adds, (4H,).
 
     Taught in: Part III, From rnnbook to PyTorch.
     """
@@ -133,12 +144,15 @@ def lstm_to_torch(Wx, Wh, b, *, layer=0, reverse=False):
     """State-dict entries of a ``torch.nn.LSTM`` layer for our parameters.
 
     Args:
-        Wx: (D, 4H).  Wh: (H, 4H).  b: (4H,).
-        layer, reverse: as in :func:`rnn_to_torch`.
+        Wx: input-to-gates weights, (D, 4H), blocks [i | f | g | o].
+        Wh: hidden-to-gates weights, (H, 4H), same blocks.
+        b: gate biases, (4H,).
+        layer: layer index used in the key names, as in :func:`rnn_to_torch`.
+        reverse: whether the keys are those of a backward direction.
 
     Returns:
-        dict with ``weight_ih_l0`` (4H, D), ``weight_hh_l0`` (4H, H),
-        ``bias_ih_l0`` (4H,) equal to ``b`` and ``bias_hh_l0`` (4H,) zeros.
+        state: dict with ``weight_ih_l0`` (4H, D), ``weight_hh_l0`` (4H, H),
+            ``bias_ih_l0`` (4H,) equal to ``b`` and ``bias_hh_l0`` (4H,) zeros.
 
     Taught in: Part III, From rnnbook to PyTorch.
     """
@@ -148,13 +162,20 @@ def lstm_to_torch(Wx, Wh, b, *, layer=0, reverse=False):
 def gru_from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None):
     """Parameters of a ``torch.nn.GRU`` layer in this library's layout.
 
+    Gate blocks stay in PyTorch's order r, z, n; the biases stay separate,
+    since the reset gate scales only the recurrent one.
+
     Args:
-        weight_ih: (3H, D).  weight_hh: (3H, H).
-        bias_ih, bias_hh: (3H,) each, or ``None`` for a layer without biases.
+        weight_ih: input weights, (3H, D).
+        weight_hh: recurrent weights, (3H, H).
+        bias_ih: input bias, (3H,), or ``None`` for a layer without biases.
+        bias_hh: recurrent bias, (3H,), or ``None``.
 
     Returns:
-        Wx: (D, 3H).  Wh: (H, 3H).  bx: (3H,).  bh: (3H,).
-        Gate blocks stay in PyTorch's order r, z, n; the biases stay separate.
+        Wx: (D, 3H).
+        Wh: (H, 3H).
+        bx: ``bias_ih``, (3H,).
+        bh: ``bias_hh``, (3H,).
 
     Taught in: Part III, From rnnbook to PyTorch.
     """
@@ -165,12 +186,16 @@ def gru_to_torch(Wx, Wh, bx, bh, *, layer=0, reverse=False):
     """State-dict entries of a ``torch.nn.GRU`` layer for our parameters.
 
     Args:
-        Wx: (D, 3H).  Wh: (H, 3H).  bx: (3H,).  bh: (3H,).
-        layer, reverse: as in :func:`rnn_to_torch`.
+        Wx: input weights, (D, 3H), blocks [r | z | n].
+        Wh: recurrent weights, (H, 3H), same blocks.
+        bx: input bias, (3H,).
+        bh: recurrent bias, (3H,).
+        layer: layer index used in the key names, as in :func:`rnn_to_torch`.
+        reverse: whether the keys are those of a backward direction.
 
     Returns:
-        dict with ``weight_ih_l0`` (3H, D), ``weight_hh_l0`` (3H, H),
-        ``bias_ih_l0`` = ``bx`` and ``bias_hh_l0`` = ``bh``, (3H,) each.
+        state: dict with ``weight_ih_l0`` (3H, D), ``weight_hh_l0`` (3H, H),
+            ``bias_ih_l0`` = ``bx`` and ``bias_hh_l0`` = ``bh``, (3H,) each.
 
     Taught in: Part III, From rnnbook to PyTorch.
     """

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from rnnbook.checks import Shapes
+from rnnbook.checks import Shapes, check_cell_params
 from rnnbook.book.diagnostics import gradient_norms_by_lag, saturation_fraction
 from rnnbook.nn.init import set_spectral_radius
 from rnnbook.nn.lstm import lstm_forward
@@ -247,9 +247,7 @@ def lstm_gate_traces(x, Wx, Wh, b, *, input_bias=None, forget_bias=None, output_
     Taught in: Chapter 4, Long short-term memory.
     """
     s = Shapes()
-    Wh = s.check("Wh", Wh, ("H", "4*H"))
-    Wx = s.check("Wx", Wx, ("D", "4*H"))
-    b = s.check("b", b, ("4*H",))
+    Wx, Wh, b = check_cell_params(s, 4, Wx=Wx, Wh=Wh, b=b)
     x = s.check("x", x, ("N", "T", "D"))
     if input_scale < 0:
         raise ValueError(f"input_scale is {input_scale} but needs to be >= 0")

@@ -131,12 +131,30 @@ def _softmax_backward(dweights: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return weights * (dweights - np.sum(dweights * weights, axis=-1, keepdims=True))
 
 
-def _check_dout(dout, cache_out_shape, dtype) -> np.ndarray:
-    N, Tq, dv = cache_out_shape
-    dout = Shapes(N=N, Tq=Tq, dv=dv).check("dout", dout, ("N", "Tq", "dv"))
-    if dout.dtype != dtype:
-        raise ValueError(f"dout has dtype {dout.dtype} but the forward pass ran in {dtype}")
-    return dout
+def _check_qkv(s, q, k, v):
+    # Queries and keys share their size d; keys and values their count Tk.
+    return (s.check("q", q, ("N", "Tq", "d")), s.check("k", k, ("N", "Tk", "d")),
+            s.check("v", v, ("N", "Tk", "dv")))
+
+
+def _back_through_weights(dout, v, weights):
+    """Check ``dout`` and go back through ``out = weights @ v`` and the softmax.
+
+    Both kinds of attention end in these two operations; only the scores
+    before them differ.
+
+    Returns:
+        dscores: gradient with respect to the scores, (N, Tq, Tk).
+        dv: gradient with respect to the values, (N, Tk, dv).
+    """
+    N, Tq, _ = weights.shape
+    dout = Shapes(N=N, Tq=Tq, dv=v.shape[2]).check("dout", dout, ("N", "Tq", "dv"))
+    if dout.dtype != v.dtype:
+        raise ValueError(f"dout has dtype {dout.dtype} but the forward pass ran in "
+                         f"{v.dtype}")
+    dweights = dout @ v.transpose(0, 2, 1)            # (N, Tq, Tk)
+    dv = weights.transpose(0, 2, 1) @ dout            # (N, Tk, dv)
+    return _softmax_backward(dweights, weights), dv
 
 
 # -- dot-product attention ----------------------------------------------------
@@ -161,14 +179,13 @@ def scaled_dot_product_attention(q, k, v, mask=None, *, scale: float | None = No
         out: (N, Tq, dv), the weighted sums of values.
         weights: (N, Tq, Tk), attention weights; rows sum to 1, masked
             entries are exactly 0.
-        cache: for :func:`scaled_dot_product_attention_backward`.
+        cache: ``DotProductCache`` for
+            :func:`scaled_dot_product_attention_backward`.
 
     Taught in: Part III, Attention.
     """
     s = Shapes()
-    q = s.check("q", q, ("N", "Tq", "d"))
-    k = s.check("k", k, ("N", "Tk", "d"))
-    v = s.check("v", v, ("N", "Tk", "dv"))
+    q, k, v = _check_qkv(s, q, k, v)
     if scale is None:
         scale = 1.0 / math.sqrt(s["d"])
     # A Python float keeps float32 arrays float32 when multiplied.
@@ -194,22 +211,20 @@ def scaled_dot_product_attention_backward(dout, cache):
 
     Args:
         dout: gradient of the loss with respect to ``out``, (N, Tq, dv).
-        cache: the cache returned by the forward pass.
+        cache: the ``DotProductCache`` of :func:`scaled_dot_product_attention`
+            or :func:`dot_product_attention`.
 
     Returns:
-        dq: (N, Tq, d).
-        dk: (N, Tk, d).
-        dv: (N, Tk, dv).
+        dq: gradient with respect to the queries, (N, Tq, d).
+        dk: gradient with respect to the keys, (N, Tk, d).
+        dv: gradient with respect to the values, (N, Tk, dv).
 
     Taught in: Part III, Attention.
     """
     q, k, v, weights, scale = check_cache(
         "cache", cache, DotProductCache, "scaled_dot_product_attention")
-    dout = _check_dout(dout, (q.shape[0], q.shape[1], v.shape[2]), q.dtype)
-    # out = weights @ v
-    dweights = dout @ v.transpose(0, 2, 1)            # (N, Tq, Tk)
-    dv = weights.transpose(0, 2, 1) @ dout            # (N, Tk, dv)
-    dscores = _softmax_backward(dweights, weights) * scale
+    dscores, dv = _back_through_weights(dout, v, weights)
+    dscores = dscores * scale
     # scores = scale * q @ k^T
     dq = dscores @ k                                  # (N, Tq, d)
     dk = dscores.transpose(0, 2, 1) @ q               # (N, Tk, d)
@@ -236,16 +251,14 @@ def additive_attention(q, k, v, Wq, Wk, w, mask=None):
         mask: None or bool, broadcastable to (N, Tq, Tk); True = may attend.
 
     Returns:
-        out: (N, Tq, dv).
+        out: (N, Tq, dv), the weighted sums of values.
         weights: (N, Tq, Tk); rows sum to 1, masked entries are exactly 0.
-        cache: for :func:`additive_attention_backward`.
+        cache: ``AdditiveCache`` for :func:`additive_attention_backward`.
 
     Taught in: Part III, Attention.
     """
     s = Shapes()
-    q = s.check("q", q, ("N", "Tq", "d"))
-    k = s.check("k", k, ("N", "Tk", "d"))
-    v = s.check("v", v, ("N", "Tk", "dv"))
+    q, k, v = _check_qkv(s, q, k, v)
     Wq = s.check("Wq", Wq, ("d", "A"))
     Wk = s.check("Wk", Wk, ("d", "A"))
     w = s.check("w", w, ("A",))
@@ -266,15 +279,15 @@ def additive_attention_backward(dout, cache):
 
     Args:
         dout: gradient of the loss with respect to ``out``, (N, Tq, dv).
-        cache: the cache returned by the forward pass.
+        cache: the ``AdditiveCache`` returned by :func:`additive_attention`.
 
     Returns:
-        dq: (N, Tq, d).
-        dk: (N, Tk, d).
-        dv: (N, Tk, dv).
-        dWq: (d, A).
-        dWk: (d, A).
-        dw: (A,).
+        dq: gradient with respect to the queries, (N, Tq, d).
+        dk: gradient with respect to the keys, (N, Tk, d).
+        dv: gradient with respect to the values, (N, Tk, dv).
+        dWq: gradient with respect to the query projection, (d, A).
+        dWk: gradient with respect to the key projection, (d, A).
+        dw: gradient with respect to the score vector, (A,).
 
     Taught in: Part III, Attention.
     """
@@ -283,10 +296,7 @@ def additive_attention_backward(dout, cache):
     N, Tq, d = q.shape
     Tk = k.shape[1]
     A = w.shape[0]
-    dout = _check_dout(dout, (N, Tq, v.shape[2]), q.dtype)
-    dweights = dout @ v.transpose(0, 2, 1)            # (N, Tq, Tk)
-    dv = weights.transpose(0, 2, 1) @ dout            # (N, Tk, dv)
-    dscores = _softmax_backward(dweights, weights)    # (N, Tq, Tk)
+    dscores, dv = _back_through_weights(dout, v, weights)
     # scores = hidden @ w
     dw = dscores.reshape(-1) @ hidden.reshape(-1, A)
     dpre = dscores[..., None] * w * (1.0 - hidden * hidden)  # through tanh

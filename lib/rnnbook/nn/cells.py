@@ -25,12 +25,13 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from rnnbook.checks import Shapes
+from rnnbook.checks import Shapes, check_cell_params
 from rnnbook.nn import init as _init
 from rnnbook.nn.gru import gru_step_backward, gru_step_forward
 from rnnbook.nn.kernels import (gru_backward_fast, gru_forward_fast, lstm_backward_fast,
                                 lstm_forward_fast, rnn_backward_fast, rnn_forward_fast)
 from rnnbook.nn.lstm import lstm_step_backward, lstm_step_forward
+from rnnbook.nn.records import GRU_GATES, LSTM_GATES
 from rnnbook.nn.rnn import rnn_step_backward, rnn_step_forward
 
 __all__ = ["Cell", "cell_names", "get_cell", "register_cell", "cell_from_steps",
@@ -69,6 +70,9 @@ class Cell(NamedTuple):
       ``dstate_seqs`` holds the gradient with respect to each state at every
       step, (N, T, H) arrays (``None`` for zeros); ``dx`` is (N, T, D) and
       ``dstates0`` a tuple of (N, H).
+    - ``gate_names``: the names of the gate blocks, in column order, as the
+      caches' gate views call them (``("i", "f", "g", "o")`` for the LSTM, from
+      :data:`~rnnbook.nn.records.LSTM_GATES`); empty for a cell without gates.
 
     Taught in: Chapter 3, Vanishing and exploding gradients.
     """
@@ -82,6 +86,7 @@ class Cell(NamedTuple):
     step_backward: Callable
     forward: Callable
     backward: Callable
+    gate_names: tuple = ()
 
     def check_params(self, params, s: Shapes | None = None, name: str = "params") -> dict:
         """Check a parameter dict against this cell, binding D and H in ``s``.
@@ -101,12 +106,10 @@ class Cell(NamedTuple):
         if set(params) != set(self.param_names):
             raise ValueError(f"{name} has keys {sorted(params)} but a {self.name!r} cell "
                              f"needs {list(self.param_names)}")
-        cols = "H" if self.n_gates == 1 else f"{self.n_gates}*H"
-        out = {"Wx": s.check(f"{name}['Wx']", params["Wx"], ("D", cols)),
-               "Wh": s.check(f"{name}['Wh']", params["Wh"], ("H", cols))}
-        for b in self.param_names[2:]:
-            out[b] = s.check(f"{name}[{b!r}]", params[b], (cols,))
-        return out
+        label = name.replace("{", "{{").replace("}", "}}") + "[{!r}]"
+        checked = check_cell_params(s, self.n_gates, label,
+                                    **{k: params[k] for k in self.param_names})
+        return dict(zip(self.param_names, checked))
 
     def zero_states(self, N: int, H: int, dtype) -> tuple:
         """A tuple of zero states, one (N, H) array per name in :attr:`state_names`."""
@@ -131,7 +134,7 @@ def cell_from_steps(name, state_names, param_names, init, step_forward, step_bac
         n_gates: number of column blocks of ``Wx`` and ``Wh``.
 
     Returns:
-        the :class:`Cell`.
+        cell: the :class:`Cell`.
 
     Taught in: Chapter 3, Vanishing and exploding gradients.
     """
@@ -163,7 +166,7 @@ def cell_from_steps(name, state_names, param_names, init, step_forward, step_bac
 
 
 def one_state_cell(name, init, param_names, step_forward_fn, step_backward_fn, forward_fn,
-                   backward_fn, n_gates: int = 1) -> Cell:
+                   backward_fn, n_gates: int = 1, gate_names: tuple = ()) -> Cell:
     """A :class:`Cell` for a cell whose only state is ``h``, from the library's functions.
 
     The four functions follow the library's convention: they take the
@@ -175,12 +178,16 @@ def one_state_cell(name, init, param_names, step_forward_fn, step_backward_fn, f
         name: the cell's name.
         init: ``init(D, H, rng, dtype=...) -> params``.
         param_names: the parameters in the order the functions take them.
-        step_forward_fn, step_backward_fn: e.g. ``gru_step_forward``, ``gru_step_backward``.
-        forward_fn, backward_fn: sequence functions, e.g. ``gru_forward_fast``.
-        n_gates: number of column blocks of ``Wx`` and ``Wh``.
+        step_forward_fn: the step forward, e.g. ``gru_step_forward``.
+        step_backward_fn: the step backward, e.g. ``gru_step_backward``.
+        forward_fn: the sequence forward, e.g. ``gru_forward_fast``.
+        backward_fn: the sequence backward, e.g. ``gru_backward_fast``.
+        n_gates: number of column blocks of ``Wx`` and ``Wh``; ``len(gate_names)``
+            when gate names are given.
+        gate_names: the names of the gate blocks, in column order.
 
     Returns:
-        the :class:`Cell`.
+        cell: the :class:`Cell`.
 
     Taught in: Chapter 5, Gated recurrent units.
     """
@@ -203,8 +210,9 @@ def one_state_cell(name, init, param_names, step_forward_fn, step_backward_fn, f
         dx, dh0, *grads = backward_fn(dh, cache)
         return dx, (dh0,), dict(zip(param_names, grads))
 
+    n_gates = len(gate_names) if gate_names else n_gates
     return Cell(name, ("h",), n_gates, tuple(param_names), init, step_forward, step_backward,
-                forward, backward)
+                forward, backward, tuple(gate_names))
 
 
 def _output_of(cache):
@@ -233,8 +241,9 @@ def _lstm_cell() -> Cell:
         dx, dh0, dc0, *grads = lstm_backward_fast(dh, cache, dc)
         return dx, (dh0, dc0), dict(zip(names, grads))
 
-    return Cell("lstm", ("h", "c"), 4, names, _init.init_lstm, step_forward, step_backward,
-                forward, backward)
+    gates = tuple(name for name, _ in LSTM_GATES)
+    return Cell("lstm", ("h", "c"), len(gates), names, _init.init_lstm, step_forward,
+                step_backward, forward, backward, gates)
 
 
 _REGISTRY: dict[str, Cell] = {}
@@ -247,7 +256,7 @@ def register_cell(cell: Cell) -> Cell:
         cell: a :class:`Cell`; a cell of the same name is replaced.
 
     Returns:
-        the cell.
+        cell: the cell, registered.
 
     Taught in: Chapter 3, Vanishing and exploding gradients.
     """
@@ -273,7 +282,7 @@ def get_cell(cell) -> Cell:
             and any registered later; any case) or a :class:`Cell`.
 
     Returns:
-        the matching :class:`Cell`.
+        cell: the matching :class:`Cell`.
 
     Taught in: Chapter 3, Vanishing and exploding gradients.
     """
@@ -288,4 +297,5 @@ register_cell(one_state_cell("rnn", _init.init_rnn, ("Wx", "Wh", "b"), rnn_step_
                              rnn_step_backward, rnn_forward_fast, rnn_backward_fast))
 register_cell(_lstm_cell())
 register_cell(one_state_cell("gru", _init.init_gru, ("Wx", "Wh", "bx", "bh"), gru_step_forward,
-                             gru_step_backward, gru_forward_fast, gru_backward_fast, n_gates=3))
+                             gru_step_backward, gru_forward_fast, gru_backward_fast,
+                             gate_names=tuple(name for name, _ in GRU_GATES)))

@@ -39,64 +39,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnbook.checks import Shapes, check_cache, check_steps, check_upstream
+from rnnbook.checks import (Shapes, check_cache, check_cell_inputs, check_cell_params,
+                            check_upstream)
 from rnnbook.nn.activations import sigmoid, tanh
+from rnnbook.nn.records import GRU_GATES, GateViews, GRUGrads, SequenceCache, StepViews
 
-__all__ = [
-    "GRUStepCache",
-    "GRUCache",
-    "gru_step_forward",
-    "gru_step_backward",
-    "gru_forward",
-    "gru_backward",
-    "GRUOriginalStepCache",
-    "GRUOriginalCache",
-    "gru_original_step_forward",
-    "gru_original_step_backward",
-    "gru_original_forward",
-    "gru_original_backward",
-    "GRUGates",
-    "gru_gate_gradients",
-]
+__all__ = ["GRUStepCache", "GRUCache", "gru_step_forward", "gru_step_backward",
+           "gru_forward", "gru_backward", "gru_gate_gradients",
+           "GRUOriginalStepCache", "GRUOriginalCache", "gru_original_step_forward",
+           "gru_original_step_backward", "gru_original_forward",
+           "gru_original_backward"]
 
 
-def _check_params(s, Wx, Wh, bx, bh):
-    # Called before the data arrays are checked: a data array that disagrees
-    # with the parameters is then the one named in the error, which is nearly
-    # always where the mistake is.
-    Wh = s.check("Wh", Wh, ("H", "3*H"))
-    Wx = s.check("Wx", Wx, ("D", "3*H"))
-    return Wx, Wh, s.check("bx", bx, ("3*H",)), s.check("bh", bh, ("3*H",))
-
-
-class GRUGates:
-    """Read-only views ``r``, ``z``, ``n`` of a ``gates`` array with blocks [r | z | n].
-
-    The GRU caches (of a step, a sequence, and the kernels') share it.
-
-    Taught in: Chapter 5, Gated recurrent units.
-    """
-
-    gates: np.ndarray
-
-    def _block(self, k):
-        H = self.gates.shape[-1] // 3
-        return self.gates[..., k * H:(k + 1) * H]
-
-    @property
-    def r(self):
-        """Reset gate, (N, H) for a step, (N, T, H) for a sequence."""
-        return self._block(0)
-
-    @property
-    def z(self):
-        """Update gate, (N, H) for a step, (N, T, H) for a sequence."""
-        return self._block(1)
-
-    @property
-    def n(self):
-        """Candidate state, (N, H) for a step, (N, T, H) for a sequence."""
-        return self._block(2)
+def _check_args(x, h_prev, Wx, Wh, bx, bh, *, sequence):
+    # One GRU's checks, shared by both formulations' step and sequence
+    # functions: the parameters first, then the input and the state.
+    s = Shapes()
+    Wx, Wh, bx, bh = check_cell_params(s, 3, Wx=Wx, Wh=Wh, bx=bx, bh=bh)
+    states = {"h0": h_prev} if sequence else {"h_prev": h_prev}
+    x, h_prev = check_cell_inputs(s, x, sequence=sequence, **states)
+    return x, h_prev, Wx, Wh, bx, bh
 
 
 # --------------------------------------------------------------------------
@@ -104,27 +66,35 @@ class GRUGates:
 # --------------------------------------------------------------------------
 
 @dataclass
-class GRUStepCache(GRUGates):
+class _GRUStepArrays(GateViews, gates=GRU_GATES):
+    # What a step cache of either formulation holds before its own term.
+    x: np.ndarray
+    h_prev: np.ndarray
+    Wx: np.ndarray
+    Wh: np.ndarray
+    gates: np.ndarray
+
+
+@dataclass
+class GRUStepCache(_GRUStepArrays):
     """What :func:`gru_step_backward` needs from one forward step.
 
     Attributes:
-        x: (N, D).  h_prev: (N, H).  Wx: (D, 3H).  Wh: (H, 3H).
+        x: input, (N, D).
+        h_prev: previous hidden state, (N, H).
+        Wx: input weights, (D, 3H).
+        Wh: recurrent weights, (H, 3H).
         gates: activations [r | z | n], (N, 3H); also as properties r, z, n.
         hn: ``h_prev Wh_n + bh_n``, (N, H), the term the reset gate scales.
 
     Taught in: Chapter 5, Gated recurrent units.
     """
 
-    x: np.ndarray
-    h_prev: np.ndarray
-    Wx: np.ndarray
-    Wh: np.ndarray
-    gates: np.ndarray
     hn: np.ndarray
 
 
 @dataclass
-class GRUCache(GRUGates):
+class GRUCache(StepViews, GateViews, gates=GRU_GATES):
     """What :func:`gru_backward` needs from :func:`gru_forward`.
 
     Attributes:
@@ -133,22 +103,15 @@ class GRUCache(GRUGates):
         gates: activations [r | z | n] of every step, (N, T, 3H); also as
             properties r, z, n of shape (N, T, H).
 
+    The inputs ``x`` (N, T, D), ``h0`` (N, H), ``Wx`` and ``Wh`` are
+    properties (:class:`~rnnbook.nn.records.StepViews`).
+
     Taught in: Chapter 5, Gated recurrent units.
     """
 
     steps: list
     h: np.ndarray
     gates: np.ndarray
-
-    @property
-    def x(self):
-        """The inputs, (N, T, D)."""
-        return np.stack([step.x for step in self.steps], axis=1)
-
-    @property
-    def h0(self):
-        """The initial hidden state, (N, H)."""
-        return self.steps[0].h_prev
 
 
 def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
@@ -159,7 +122,8 @@ def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
         h_prev: previous hidden state, (N, H).
         Wx: input weights, (D, 3H), column blocks [r | z | n].
         Wh: recurrent weights, (H, 3H), same blocks.
-        bx: input bias, (3H,).  bh: recurrent bias, (3H,).
+        bx: input bias, (3H,).
+        bh: recurrent bias, (3H,).
 
     Returns:
         h: new hidden state, (N, H).
@@ -167,11 +131,8 @@ def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
 
     Taught in: Chapter 5, Gated recurrent units.
     """
-    s = Shapes()
-    Wx, Wh, bx, bh = _check_params(s, Wx, Wh, bx, bh)
-    x = s.check("x", x, ("N", "D"))
-    h_prev = s.check("h_prev", h_prev, ("N", "H"))
-    H = s["H"]
+    x, h_prev, Wx, Wh, bx, bh = _check_args(x, h_prev, Wx, Wh, bx, bh, sequence=False)
+    H = h_prev.shape[1]
     ax = x @ Wx + bx
     ah = h_prev @ Wh + bh
     rz = sigmoid(ax[:, :2 * H] + ah[:, :2 * H])
@@ -189,7 +150,9 @@ def gru_gate_gradients(dh, h_prev, r, z, n, hn):
     Args:
         dh: total gradient on the step's new hidden state, (N, H).
         h_prev: previous hidden state, (N, H).
-        r, z, n: the step's reset gate, update gate and candidate, (N, H) each.
+        r: the step's reset gate, (N, H).
+        z: the step's update gate, (N, H).
+        n: the step's candidate state, (N, H).
         hn: ``h_prev Wh_n + bh_n``, (N, H).
 
     Returns:
@@ -219,8 +182,12 @@ def gru_step_backward(dh, cache):
         cache: the :class:`GRUStepCache` returned by :func:`gru_step_forward`.
 
     Returns:
-        dx: (N, D).  dh_prev: (N, H).  dWx: (D, 3H).  dWh: (H, 3H).
-        dbx: (3H,).  dbh: (3H,).
+        dx: gradient with respect to the input, (N, D).
+        dh_prev: gradient with respect to the previous hidden state, (N, H).
+        dWx: this step's share of the input weights' gradient, (D, 3H).
+        dWh: this step's share of the recurrent weights' gradient, (H, 3H).
+        dbx: this step's share of the input bias gradient, (3H,).
+        dbh: this step's share of the recurrent bias gradient, (3H,).
 
     Taught in: Chapter 5, Gated recurrent units.
     """
@@ -241,9 +208,12 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
     :func:`rnnbook.nn.kernels.gru_forward_fast`, which gives the same numbers.
 
     Args:
-        x: inputs, (N, T, D).
-        h0: initial hidden state, (N, H).
-        Wx: (D, 3H).  Wh: (H, 3H).  bx: (3H,).  bh: (3H,); blocks [r | z | n].
+        x: inputs, (N, T, D); ``x[:, t]`` is the input of step t.
+        h0: the hidden state before the first step, (N, H).
+        Wx: input weights, (D, 3H), column blocks [r | z | n].
+        Wh: recurrent weights, (H, 3H), same blocks.
+        bx: input bias, (3H,).
+        bh: recurrent bias, (3H,).
 
     Returns:
         h: hidden states of every step, (N, T, H).
@@ -252,12 +222,8 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
 
     Taught in: Chapter 5, Gated recurrent units.
     """
-    s = Shapes()
-    Wx, Wh, bx, bh = _check_params(s, Wx, Wh, bx, bh)
-    x = s.check("x", x, ("N", "T", "D"))
-    h0 = s.check("h0", h0, ("N", "H"))
-    N, T, H = s["N"], s["T"], s["H"]
-    check_steps(T)
+    x, h0, Wx, Wh, bx, bh = _check_args(x, h0, Wx, Wh, bx, bh, sequence=True)
+    (N, T, _), H = x.shape, h0.shape[1]
 
     h = np.empty((N, T, H), dtype=x.dtype)
     steps = []
@@ -279,8 +245,10 @@ def gru_backward(dh, cache):
         cache: the :class:`GRUCache` returned by :func:`gru_forward`.
 
     Returns:
-        dx: (N, T, D).  dh0: (N, H).  dWx: (D, 3H).  dWh: (H, 3H).
-        dbx: (3H,).  dbh: (3H,).
+        grads: :class:`~rnnbook.nn.records.GRUGrads`, which unpacks as
+            ``dx, dh0, dWx, dWh, dbx, dbh``: the gradients with respect to
+            ``x`` (N, T, D), ``h0`` (N, H), ``Wx`` (D, 3H), ``Wh`` (H, 3H),
+            ``bx`` and ``bh`` (3H,).
 
     Taught in: Chapter 5, Gated recurrent units.
     """
@@ -296,7 +264,7 @@ def gru_backward(dh, cache):
         dx[:, t], dh_next, dWx_t, dWh_t, dbx_t, dbh_t = gru_step_backward(
             dh[:, t] + dh_next, k.steps[t])
         dWx, dWh, dbx, dbh = dWx + dWx_t, dWh + dWh_t, dbx + dbx_t, dbh + dbh_t
-    return dx, dh_next, dWx, dWh, dbx, dbh
+    return GRUGrads(dx, dh_next, dWx, dWh, dbx, dbh)
 
 
 # --------------------------------------------------------------------------
@@ -304,44 +272,38 @@ def gru_backward(dh, cache):
 # --------------------------------------------------------------------------
 
 @dataclass
-class GRUOriginalStepCache(GRUGates):
+class GRUOriginalStepCache(_GRUStepArrays):
     """What :func:`gru_original_step_backward` needs from one forward step.
 
+    Its first fields, ``x`` (N, D), ``h_prev`` (N, H), ``Wx`` (D, 3H), ``Wh``
+    (H, 3H) and ``gates`` (N, 3H), are those of :class:`GRUStepCache`; then:
+
     Attributes:
-        x: (N, D).  h_prev: (N, H).  Wx: (D, 3H).  Wh: (H, 3H).
-        gates: activations [r | z | n], (N, 3H); also as properties r, z, n.
-        rh: ``r * h_prev``, (N, H), the input of the candidate's product.
+        rh: ``r * h_prev``, (N, H), the input of the candidate's product; it
+            takes the place of ``hn``.
 
     Taught in: Chapter 5, Gated recurrent units.
     """
 
-    x: np.ndarray
-    h_prev: np.ndarray
-    Wx: np.ndarray
-    Wh: np.ndarray
-    gates: np.ndarray
     rh: np.ndarray
 
 
 @dataclass
-class GRUOriginalCache(GRUGates):
+class GRUOriginalCache(SequenceCache, GateViews, gates=GRU_GATES):
     """What :func:`gru_original_backward` needs from :func:`gru_original_forward`.
 
+    Like the fused kernels' caches it keeps whole arrays, those of every
+    :class:`~rnnbook.nn.records.SequenceCache` first (``x``, ``h0``, ``Wx``
+    (D, 3H), ``Wh`` (H, 3H), ``h``), then:
+
     Attributes:
-        x: (N, T, D).  h0: (N, H).  Wx: (D, 3H).  Wh: (H, 3H).
-        h: hidden states, (N, T, H).
         gates: activations [r | z | n] of every step, (N, T, 3H); also as
             properties r, z, n of shape (N, T, H).
-        rh: ``r * h_prev`` of every step, (N, T, H).
+        rh: ``r * h_prev`` of every step, (N, T, H), the candidate's input.
 
     Taught in: Chapter 5, Gated recurrent units.
     """
 
-    x: np.ndarray
-    h0: np.ndarray
-    Wx: np.ndarray
-    Wh: np.ndarray
-    h: np.ndarray
     gates: np.ndarray
     rh: np.ndarray
 
@@ -358,28 +320,44 @@ def gru_original_step_forward(x, h_prev, Wx, Wh, bx, bh):
 
     Taught in: Chapter 5, Gated recurrent units.
     """
-    s = Shapes()
-    Wx, Wh, bx, bh = _check_params(s, Wx, Wh, bx, bh)
-    x = s.check("x", x, ("N", "D"))
-    h_prev = s.check("h_prev", h_prev, ("N", "H"))
-    H = s["H"]
-    ax = x @ Wx + bx
-    rz = sigmoid(ax[:, :2 * H] + h_prev @ Wh[:, :2 * H] + bh[:2 * H])
-    r, z = rz[:, :H], rz[:, H:]
-    rh = r * h_prev
-    n = tanh(ax[:, 2 * H:] + rh @ Wh[:, 2 * H:] + bh[2 * H:])
-    h = n + z * (h_prev - n)
-    gates = np.concatenate((rz, n), axis=1)
+    x, h_prev, Wx, Wh, bx, bh = _check_args(x, h_prev, Wx, Wh, bx, bh, sequence=False)
+    # Both biases enter every block unscaled here, so they can be added once.
+    gates = x @ Wx + (bx + bh)
+    h, rh = _original_step(gates, h_prev, Wh)
     return h, GRUOriginalStepCache(x, h_prev, Wx, Wh, gates, rh)
+
+
+def _original_step(a, h_prev, Wh):
+    """The recurrence of one step of the original GRU, activating ``a`` in place.
+
+    Args:
+        a: the input part of the pre-activations, ``x Wx + bx + bh``, (N, 3H);
+            overwritten with the gate activations [r | z | n].
+        h_prev: previous hidden state, (N, H).
+        Wh: recurrent weights, (H, 3H).
+
+    Returns:
+        h: new hidden state, (N, H).
+        rh: ``r * h_prev``, (N, H).
+    """
+    H = h_prev.shape[1]
+    a[:, :2 * H] = sigmoid(a[:, :2 * H] + h_prev @ Wh[:, :2 * H])
+    r, z = a[:, :H], a[:, H:2 * H]
+    rh = r * h_prev
+    a[:, 2 * H:] = tanh(a[:, 2 * H:] + rh @ Wh[:, 2 * H:])
+    n = a[:, 2 * H:]
+    return n + z * (h_prev - n), rh
 
 
 def _gru_original_local_backward(dh, h_prev, r, z, n, Wh_n):
     """Pre-activation gradients of one step of the original GRU.
 
-    Returns ``(da, dh_direct)``: the gradient w.r.t. all three pre-activations
-    [r | z | n], (N, 3H) (the same for the input and the recurrent side,
-    since here both biases enter every block unscaled), and the part of
-    ``dh_prev`` that does not pass through ``Wh_r`` or ``Wh_z``.
+    Returns:
+        da: gradient with respect to all three pre-activations [r | z | n],
+            (N, 3H); the same for the input and the recurrent side, since
+            here both biases enter every block unscaled.
+        dh_direct: the part of ``dh_prev`` that does not pass through
+            ``Wh_r`` or ``Wh_z``, (N, H).
     """
     dn = dh * (1 - z)
     dz = dh * (h_prev - n)
@@ -399,8 +377,13 @@ def gru_original_step_backward(dh, cache):
         cache: the :class:`GRUOriginalStepCache` from :func:`gru_original_step_forward`.
 
     Returns:
-        dx: (N, D).  dh_prev: (N, H).  dWx: (D, 3H).  dWh: (H, 3H).
-        dbx: (3H,).  dbh: (3H,).
+        dx: gradient with respect to the input, (N, D).
+        dh_prev: gradient with respect to the previous hidden state, (N, H).
+        dWx: this step's share of the input weights' gradient, (D, 3H).
+        dWh: this step's share of the recurrent weights' gradient, (H, 3H); its
+            candidate block comes from ``r * h_prev``, not ``h_prev``.
+        dbx: this step's share of the input bias gradient, (3H,).
+        dbh: the same as ``dbx`` (both biases enter every block unscaled), (3H,).
 
     Taught in: Chapter 5, Gated recurrent units.
     """
@@ -428,27 +411,17 @@ def gru_original_forward(x, h0, Wx, Wh, bx, bh):
 
     Taught in: Chapter 5, Gated recurrent units.
     """
-    s = Shapes()
-    Wx, Wh, bx, bh = _check_params(s, Wx, Wh, bx, bh)
-    x = s.check("x", x, ("N", "T", "D"))
-    h0 = s.check("h0", h0, ("N", "H"))
-    N, T, D, H = s["N"], s["T"], s["D"], s["H"]
-    check_steps(T)
+    x, h0, Wx, Wh, bx, bh = _check_args(x, h0, Wx, Wh, bx, bh, sequence=True)
+    (N, T, D), H = x.shape, h0.shape[1]
 
-    # Both biases enter every block unscaled here, so they can be added once.
+    # All input projections in one product; each step then activates its
+    # slice in place.
     gates = (x.reshape(N * T, D) @ Wx).reshape(N, T, 3 * H) + (bx + bh)
-    Wh_rz, Wh_n = Wh[:, :2 * H], Wh[:, 2 * H:]
     h = np.empty((N, T, H), dtype=x.dtype)
     rh = np.empty_like(h)
     h_prev = h0
     for t in range(T):
-        a = gates[:, t]
-        a[:, :2 * H] = sigmoid(a[:, :2 * H] + h_prev @ Wh_rz)
-        r, z = a[:, :H], a[:, H:2 * H]
-        rh[:, t] = r * h_prev
-        a[:, 2 * H:] = tanh(a[:, 2 * H:] + rh[:, t] @ Wh_n)
-        n = a[:, 2 * H:]
-        h[:, t] = n + z * (h_prev - n)
+        h[:, t], rh[:, t] = _original_step(gates[:, t], h_prev, Wh)
         h_prev = h[:, t]
     return h, GRUOriginalCache(x, h0, Wx, Wh, h, gates, rh)
 
@@ -461,16 +434,16 @@ def gru_original_backward(dh, cache):
         cache: the :class:`GRUOriginalCache` from :func:`gru_original_forward`.
 
     Returns:
-        dx: (N, T, D).  dh0: (N, H).  dWx: (D, 3H).  dWh: (H, 3H).
-        dbx: (3H,).  dbh: (3H,) (equal to ``dbx`` in this formulation).
+        grads: :class:`~rnnbook.nn.records.GRUGrads`, as for :func:`gru_backward`
+            (``dx`` (N, T, D), ``dh0`` (N, H), ``dWx`` (D, 3H), ``dWh`` (H, 3H),
+            ``dbx`` and ``dbh`` (3H,)); here ``dbh`` equals ``dbx``.
 
     Taught in: Chapter 5, Gated recurrent units.
     """
     k = check_cache("cache", cache, GRUOriginalCache, "gru_original_forward")
     dh = check_upstream("dh", dh, k.h.shape, k.h.dtype, "gru_original_forward")
     N, T, H = k.h.shape
-    D = k.x.shape[2]
-    h_prev = np.concatenate((k.h0[:, None, :], k.h[:, :-1]), axis=1)
+    h_prev = k.h_prev
     Wh_rz, Wh_n = k.Wh[:, :2 * H], k.Wh[:, 2 * H:]
     r, z, n = k.r, k.z, k.n
 
@@ -482,9 +455,9 @@ def gru_original_backward(dh, cache):
         dh_next = direct + da[:, t, :2 * H] @ Wh_rz.T
 
     da2 = da.reshape(N * T, 3 * H)
-    dx = (da2 @ k.Wx.T).reshape(N, T, D)
-    dWx = k.x.reshape(N * T, D).T @ da2
+    dx = (da2 @ k.Wx.T).reshape(k.x.shape)
+    dWx = k.x.reshape(N * T, -1).T @ da2
     dWh = np.concatenate((h_prev.reshape(N * T, H).T @ da2[:, :2 * H],
                           k.rh.reshape(N * T, H).T @ da2[:, 2 * H:]), axis=1)
     db = da2.sum(axis=0)
-    return dx, dh_next, dWx, dWh, db, db.copy()
+    return GRUGrads(dx, dh_next, dWx, dWh, db, db.copy())

@@ -175,8 +175,8 @@ def init_rnn(D: int, H: int, rng, dtype=np.float64) -> dict[str, np.ndarray]:
     """Parameters of a vanilla RNN cell (see ``rnnbook.nn.rnn``).
 
     Returns:
-        dict with ``Wx`` (D, H) Xavier uniform, ``Wh`` (H, H) orthogonal,
-        ``b`` (H,) zeros.
+        params: dict with ``Wx`` (D, H) Xavier uniform, ``Wh`` (H, H)
+            orthogonal, ``b`` (H,) zeros.
 
     Taught in: Chapter 1, Sequences and recurrent networks.
     """
@@ -192,9 +192,9 @@ def init_lstm(D: int, H: int, rng, forget_bias: float = 1.0, dtype=np.float64) -
     """Parameters of an LSTM cell, gate blocks in the order i, f, g, o (see ``rnnbook.nn.lstm``).
 
     Returns:
-        dict with ``Wx`` (D, 4H), ``Wh`` (H, 4H), ``b`` (4H,); each gate's
-        block initialised separately, ``b[H:2H]`` (the forget gate) set to
-        ``forget_bias`` and the rest of ``b`` zero.
+        params: dict with ``Wx`` (D, 4H), ``Wh`` (H, 4H), ``b`` (4H,); each
+            gate's block initialised separately, ``b[H:2H]`` (the forget gate)
+            set to ``forget_bias`` and the rest of ``b`` zero.
 
     Taught in: Chapter 4, Long short-term memory.
     """
@@ -212,8 +212,8 @@ def init_gru(D: int, H: int, rng, dtype=np.float64) -> dict[str, np.ndarray]:
     """Parameters of a GRU cell, gate blocks in the order r, z, n (see ``rnnbook.nn.gru``).
 
     Returns:
-        dict with ``Wx`` (D, 3H), ``Wh`` (H, 3H), ``bx`` (3H,) and
-        ``bh`` (3H,); each gate's block initialised separately, biases zero.
+        params: dict with ``Wx`` (D, 3H), ``Wh`` (H, 3H), ``bx`` (3H,) and
+            ``bh`` (3H,); each gate's block initialised separately, biases zero.
 
     Taught in: Chapter 5, Gated recurrent units.
     """

@@ -25,9 +25,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnbook.checks import Shapes, check_cache, check_steps, check_upstream
+from rnnbook.checks import (Shapes, check_cache, check_cell_inputs, check_cell_params,
+                            check_upstream)
 from rnnbook.nn.activations import sigmoid, tanh
-from rnnbook.nn.gru import GRUGates, gru_gate_gradients
+from rnnbook.nn.gru import gru_gate_gradients
+from rnnbook.nn.records import (GRU_GATES, LSTM_GATES, CellGrads, GateViews, GRUGrads,
+                                LSTMFullGrads, SequenceCache)
 
 __all__ = [
     "RNNKernelCache", "rnn_forward_fast", "rnn_backward_fast",
@@ -41,50 +44,38 @@ __all__ = [
 # --------------------------------------------------------------------------
 
 @dataclass
-class RNNKernelCache:
+class RNNKernelCache(SequenceCache):
     """What :func:`rnn_backward_fast` needs from :func:`rnn_forward_fast`.
 
-    Attributes:
-        x: inputs, (N, T, D).
-        h0: initial hidden state, (N, H).
-        Wx: (D, H).  Wh: (H, H).
-        h: all hidden states, (N, T, H); ``h[:, t]`` is the state after step t.
+    The tanh RNN needs no more than the arrays of every
+    :class:`~rnnbook.nn.records.SequenceCache`: ``x`` (N, T, D), ``h0``
+    (N, H), ``Wx`` (D, H), ``Wh`` (H, H) and the hidden states ``h`` (N, T, H).
 
     Taught in: Chapter 2, Backpropagation through time.
     """
-
-    x: np.ndarray
-    h0: np.ndarray
-    Wx: np.ndarray
-    Wh: np.ndarray
-    h: np.ndarray
 
 
 def rnn_forward_fast(x, h0, Wx, Wh, b):
     """Fast :func:`~rnnbook.nn.rnn.rnn_forward`: the same numbers, for training.
 
     Args:
-        x: inputs, (N, T, D).
-        h0: initial hidden state, (N, H).
-        Wx: input-to-hidden weights, (D, H).
-        Wh: hidden-to-hidden weights, (H, H).
-        b: bias, (H,).
+        x: inputs, (N, T, D); this and the other arguments are those of
+            :func:`~rnnbook.nn.rnn.rnn_forward`.
+        h0: (N, H).
+        Wx: (D, H).
+        Wh: (H, H).
+        b: (H,).
 
     Returns:
-        h: hidden states of every step, (N, T, H); ``h[:, t]`` follows input
-            ``x[:, t]``.
+        h: every hidden state, (N, T, H), as from ``rnn_forward``.
         cache: :class:`RNNKernelCache` for :func:`rnn_backward_fast`.
 
     Taught in: Chapter 2, Backpropagation through time.
     """
     s = Shapes()
-    Wh = s.check("Wh", Wh, ("H", "H"))
-    Wx = s.check("Wx", Wx, ("D", "H"))
-    b = s.check("b", b, ("H",))
-    x = s.check("x", x, ("N", "T", "D"))
-    h0 = s.check("h0", h0, ("N", "H"))
+    Wx, Wh, b = check_cell_params(s, 1, Wx=Wx, Wh=Wh, b=b)
+    x, h0 = check_cell_inputs(s, x, h0=h0)
     N, T, D, H = s["N"], s["T"], s["D"], s["H"]
-    check_steps(T)
 
     # The input projections do not depend on the recurrence: one (N*T, D) x (D, H)
     # product replaces T small ones.
@@ -98,20 +89,17 @@ def rnn_forward_fast(x, h0, Wx, Wh, b):
 
 
 def rnn_backward_fast(dh, cache):
-    """Backpropagation through time for :func:`rnn_forward_fast`.
+    """Fast :func:`~rnnbook.nn.rnn.rnn_backward`, on :func:`rnn_forward_fast`'s cache.
 
     Args:
-        dh: gradient of the loss with respect to every hidden state, (N, T, H).
-            Only the loss's direct dependence on ``h[:, t]`` goes here; the
-            part that flows back through later steps is added by this function.
+        dh: the loss's direct gradient on every hidden state, (N, T, H), as
+            for ``rnn_backward``.
         cache: the :class:`RNNKernelCache` returned by :func:`rnn_forward_fast`.
 
     Returns:
-        dx: (N, T, D).
-        dh0: (N, H).
-        dWx: (D, H).
-        dWh: (H, H).
-        db: (H,).
+        grads: :class:`~rnnbook.nn.records.CellGrads`, the gradients with respect
+            to ``x`` (N, T, D), ``h0`` (N, H), ``Wx`` (D, H), ``Wh`` (H, H) and
+            ``b`` (H,), as from ``rnn_backward``.
 
     Taught in: Chapter 2, Backpropagation through time.
     """
@@ -131,20 +119,26 @@ def rnn_backward_fast(dh, cache):
 
     # Every weight gradient is a sum over steps, i.e. one product over N*T rows.
     da2 = da.reshape(N * T, H)
-    h_prev = np.concatenate((c.h0[:, None, :], c.h[:, :-1]), axis=1).reshape(N * T, H)
+    h_prev = c.h_prev.reshape(N * T, H)
     dx = (da2 @ c.Wx.T).reshape(N, T, D)
     dWx = c.x.reshape(N * T, D).T @ da2
     dWh = h_prev.T @ da2
     db = da2.sum(axis=0)
-    return dx, dh_next, dWx, dWh, db
+    return CellGrads(dx, dh_next, dWx, dWh, db)
 
 
 # --------------------------------------------------------------------------
 # LSTM
 # --------------------------------------------------------------------------
 
+def _batch_first(name: str, what: str, skip: int = 0) -> property:
+    # A batch-first view of a time-major field, from step ``skip`` on.
+    return property(lambda self: getattr(self, name)[skip:].transpose(1, 0, 2),
+                    doc=f"{what}, a batch-first view of ``{name}``.")
+
+
 @dataclass
-class LSTMKernelCache:
+class LSTMKernelCache(GateViews, gates=LSTM_GATES):
     """What :func:`lstm_backward_fast` needs from :func:`lstm_forward_fast`, and the
     internal states of every step for inspection.
 
@@ -154,18 +148,19 @@ class LSTMKernelCache:
 
     Attributes:
         x: inputs, (N, T, D).
-        h0, c0: initial hidden and cell state, (N, H) each.
-        Wx: (D, 4H).  Wh: (H, 4H).
+        h0: initial hidden state, (N, H).
+        c0: initial cell state, (N, H).
+        Wx: input-to-gates weights, (D, 4H).
+        Wh: hidden-to-gates weights, (H, 4H).
         h: hidden states, (N, T, H) (the array ``lstm_forward_fast`` returned).
         hs: ``h0`` followed by every hidden state, time-major, (T + 1, N, H).
         cs: ``c0`` followed by every cell state, time-major, (T + 1, N, H).
         tanh_cs: ``tanh`` of every cell state, time-major, (T, N, H).
         gates_tm: gate activations, time-major, (T, N, 4H), blocks [i | f | g | o].
 
-    Properties (batch-first views, read them, do not write to them):
-        c, tanh_c: (N, T, H).
-        gates: (N, T, 4H).
-        i, f, g, o: input, forget, candidate, output gates, (N, T, H) each.
+    Batch-first views (read them, do not write to them) as properties:
+    ``c`` and ``tanh_c`` (N, T, H), ``gates`` (N, T, 4H), and one view per
+    gate, ``i``, ``f``, ``g``, ``o`` (N, T, H).
 
     Taught in: Chapter 4, Long short-term memory.
     """
@@ -181,74 +176,35 @@ class LSTMKernelCache:
     tanh_cs: np.ndarray
     gates_tm: np.ndarray
 
-    @property
-    def c(self):
-        """Cell state after every step, (N, T, H)."""
-        return self.cs[1:].transpose(1, 0, 2)
-
-    @property
-    def tanh_c(self):
-        """``tanh(c)`` of every step, (N, T, H)."""
-        return self.tanh_cs.transpose(1, 0, 2)
-
-    @property
-    def gates(self):
-        """Gate activations of every step, (N, T, 4H), blocks [i | f | g | o]."""
-        return self.gates_tm.transpose(1, 0, 2)
-
-    def _block(self, k):
-        H = self.h.shape[2]
-        return self.gates[:, :, k * H:(k + 1) * H]
-
-    @property
-    def i(self):
-        """Input gate of every step, (N, T, H)."""
-        return self._block(0)
-
-    @property
-    def f(self):
-        """Forget gate of every step, (N, T, H)."""
-        return self._block(1)
-
-    @property
-    def g(self):
-        """Candidate cell values of every step, (N, T, H)."""
-        return self._block(2)
-
-    @property
-    def o(self):
-        """Output gate of every step, (N, T, H)."""
-        return self._block(3)
+    c = _batch_first("cs", "Cell state after every step, (N, T, H)", skip=1)
+    tanh_c = _batch_first("tanh_cs", "``tanh(c)`` of every step, (N, T, H)")
+    gates = _batch_first("gates_tm", "Gate activations of every step, (N, T, 4H)")
 
 
 def lstm_forward_fast(x, h0, Wx, Wh, b, c0=None):
     """Fast :func:`~rnnbook.nn.lstm.lstm_forward`: the same numbers, for training.
 
     Args:
-        x: inputs, (N, T, D).
-        h0: initial hidden state, (N, H).
-        Wx: input-to-gates weights, (D, 4H), column blocks [i | f | g | o].
-        Wh: hidden-to-gates weights, (H, 4H).
-        b: gate biases, (4H,).
-        c0: initial cell state, (N, H); ``None`` means zeros.
+        x: inputs, (N, T, D); this and the other arguments are those of
+            :func:`~rnnbook.nn.lstm.lstm_forward`.
+        h0: (N, H).
+        Wx: (D, 4H), column blocks [i | f | g | o].
+        Wh: (H, 4H).
+        b: (4H,).
+        c0: (N, H), or ``None`` for zeros.
 
     Returns:
-        h: hidden states of every step, (N, T, H).
-        cache: :class:`LSTMKernelCache` for :func:`lstm_backward_fast`; its fields ``i``,
-            ``f``, ``g``, ``o``, ``c`` (each (N, T, H)) hold the gates and
-            cell states of every step.
+        h: every hidden state, (N, T, H), as from ``lstm_forward``.
+        cache: :class:`LSTMKernelCache` for :func:`lstm_backward_fast`, with the
+            same views of the gates and cell states as ``lstm_forward``'s cache.
 
     Taught in: Chapter 4, Long short-term memory.
     """
     s = Shapes()
-    Wh = s.check("Wh", Wh, ("H", "4*H"))
-    Wx = s.check("Wx", Wx, ("D", "4*H"))
-    b = s.check("b", b, ("4*H",))
-    x = s.check("x", x, ("N", "T", "D"))
-    h0 = s.check("h0", h0, ("N", "H"))
-    N, T, D, H = s["N"], s["T"], s["D"], s["H"]
+    Wx, Wh, b = check_cell_params(s, 4, Wx=Wx, Wh=Wh, b=b)
+    x, h0 = check_cell_inputs(s, x, h0=h0)
     c0 = np.zeros_like(h0) if c0 is None else s.check("c0", c0, ("N", "H"))
-    check_steps(T)
+    N, T, D, H = s["N"], s["T"], s["D"], s["H"]
 
     dtype = x.dtype
     # sigmoid(a) = (1 + tanh(a / 2)) / 2, so every gate is
@@ -330,25 +286,19 @@ def _lstm_local_factors(G, c_prev, tanh_c, P, dc_from_h):
 
 
 def lstm_backward_fast(dh, cache, dc=None):
-    """Backpropagation through time for :func:`lstm_forward_fast`.
+    """Fast :func:`~rnnbook.nn.lstm.lstm_backward_full`, on the kernel's cache.
 
     Args:
-        dh: gradient of the loss with respect to every hidden state, (N, T, H)
-            (its direct dependence only; the part flowing back through later
-            steps is added here).
+        dh: the loss's direct gradient on every hidden state, (N, T, H).
         cache: the :class:`LSTMKernelCache` returned by :func:`lstm_forward_fast`.
-        dc: gradient with respect to every cell state ``cache.c``, (N, T, H),
-            again the direct dependence only; ``None`` means zeros. A masked
-            layer puts the gradient of each sequence's final cell state at
-            that sequence's own last step.
+        dc: the loss's direct gradient on every cell state, (N, T, H), or
+            ``None`` for zeros. A masked layer puts the gradient of each
+            sequence's final cell state at that sequence's own last step.
 
     Returns:
-        dx: (N, T, D).
-        dh0: (N, H).
-        dc0: (N, H).
-        dWx: (D, 4H).
-        dWh: (H, 4H).
-        db: (4H,).
+        grads: :class:`~rnnbook.nn.records.LSTMFullGrads`, the gradients with
+            respect to ``x`` (N, T, D), ``h0`` and ``c0`` (N, H each), ``Wx``
+            (D, 4H), ``Wh`` (H, 4H) and ``b`` (4H,), as from ``lstm_backward_full``.
 
     Taught in: Chapter 4, Long short-term memory.
     """
@@ -405,7 +355,7 @@ def lstm_backward_fast(dh, cache, dc=None):
     dWx = x_tm.T @ da2
     dWh = k.hs[:-1].reshape(T * N, H).T @ da2
     db = da2.sum(axis=0)
-    return dx, dh_next, dc_next, dWx, dWh, db
+    return LSTMFullGrads(dx, dh_next, dc_next, dWx, dWh, db)
 
 
 # --------------------------------------------------------------------------
@@ -413,12 +363,13 @@ def lstm_backward_fast(dh, cache, dc=None):
 # --------------------------------------------------------------------------
 
 @dataclass
-class GRUKernelCache(GRUGates):
+class GRUKernelCache(SequenceCache, GateViews, gates=GRU_GATES):
     """What :func:`gru_backward_fast` needs from :func:`gru_forward_fast`.
 
+    The arrays of every :class:`~rnnbook.nn.records.SequenceCache` come
+    first (``x``, ``h0``, ``Wx`` (D, 3H), ``Wh`` (H, 3H), ``h``), then:
+
     Attributes:
-        x: (N, T, D).  h0: (N, H).  Wx: (D, 3H).  Wh: (H, 3H).
-        h: hidden states, (N, T, H).
         gates: activations [r | z | n] of every step, (N, T, 3H); also as
             properties r, z, n of shape (N, T, H).
         hn: ``h_prev Wh_n + bh_n`` of every step, (N, T, H).
@@ -426,11 +377,6 @@ class GRUKernelCache(GRUGates):
     Taught in: Chapter 5, Gated recurrent units.
     """
 
-    x: np.ndarray
-    h0: np.ndarray
-    Wx: np.ndarray
-    Wh: np.ndarray
-    h: np.ndarray
     gates: np.ndarray
     hn: np.ndarray
 
@@ -439,25 +385,25 @@ def gru_forward_fast(x, h0, Wx, Wh, bx, bh):
     """Fast :func:`~rnnbook.nn.gru.gru_forward`: the same numbers, for training.
 
     Args:
-        x: inputs, (N, T, D).
-        h0: initial hidden state, (N, H).
-        Wx: (D, 3H).  Wh: (H, 3H).  bx: (3H,).  bh: (3H,); blocks [r | z | n].
+        x: inputs, (N, T, D); this and the other arguments are those of
+            :func:`~rnnbook.nn.gru.gru_forward`.
+        h0: (N, H).
+        Wx: (D, 3H), column blocks [r | z | n].
+        Wh: (H, 3H).
+        bx: (3H,).
+        bh: (3H,).
 
     Returns:
-        h: hidden states of every step, (N, T, H).
-        cache: :class:`GRUKernelCache` for :func:`gru_backward_fast`; ``cache.r``,
-            ``cache.z`` and ``cache.n`` hold the gates of every step.
+        h: every hidden state, (N, T, H), as from ``gru_forward``.
+        cache: :class:`GRUKernelCache` for :func:`gru_backward_fast`, with the
+            same views ``r``, ``z``, ``n`` of the gates as ``gru_forward``'s cache.
 
     Taught in: Chapter 5, Gated recurrent units.
     """
     s = Shapes()
-    Wh = s.check("Wh", Wh, ("H", "3*H"))
-    Wx = s.check("Wx", Wx, ("D", "3*H"))
-    bx, bh = s.check("bx", bx, ("3*H",)), s.check("bh", bh, ("3*H",))
-    x = s.check("x", x, ("N", "T", "D"))
-    h0 = s.check("h0", h0, ("N", "H"))
+    Wx, Wh, bx, bh = check_cell_params(s, 3, Wx=Wx, Wh=Wh, bx=bx, bh=bh)
+    x, h0 = check_cell_inputs(s, x, h0=h0)
     N, T, D, H = s["N"], s["T"], s["D"], s["H"]
-    check_steps(T)
 
     # All input projections in one product; the array is then overwritten
     # step by step with the gate activations.
@@ -479,16 +425,16 @@ def gru_forward_fast(x, h0, Wx, Wh, bx, bh):
 
 
 def gru_backward_fast(dh, cache):
-    """Backpropagation through time for :func:`gru_forward_fast`.
+    """Fast :func:`~rnnbook.nn.gru.gru_backward`, on :func:`gru_forward_fast`'s cache.
 
     Args:
-        dh: gradient of the loss with respect to every hidden state, (N, T, H)
-            (direct dependence only; the recurrent part is added here).
+        dh: the loss's direct gradient on every hidden state, (N, T, H).
         cache: the :class:`GRUKernelCache` returned by :func:`gru_forward_fast`.
 
     Returns:
-        dx: (N, T, D).  dh0: (N, H).  dWx: (D, 3H).  dWh: (H, 3H).
-        dbx: (3H,).  dbh: (3H,).
+        grads: :class:`~rnnbook.nn.records.GRUGrads`, the gradients with respect
+            to ``x`` (N, T, D), ``h0`` (N, H), ``Wx`` (D, 3H), ``Wh`` (H, 3H),
+            ``bx`` and ``bh`` (3H,), as from ``gru_backward``.
 
     Taught in: Chapter 5, Gated recurrent units.
     """
@@ -496,7 +442,7 @@ def gru_backward_fast(dh, cache):
     dh = check_upstream("dh", dh, k.h.shape, k.h.dtype, "gru_forward_fast")
     N, T, H = k.h.shape
     D = k.x.shape[2]
-    h_prev = np.concatenate((k.h0[:, None, :], k.h[:, :-1]), axis=1)
+    h_prev = k.h_prev
     r, z, n = k.r, k.z, k.n
 
     dax = np.empty((N, T, 3 * H), dtype=k.h.dtype)
@@ -513,4 +459,4 @@ def gru_backward_fast(dh, cache):
     dx = (dax2 @ k.Wx.T).reshape(N, T, D)
     dWx = k.x.reshape(N * T, D).T @ dax2
     dWh = h_prev.reshape(N * T, H).T @ dah2
-    return dx, dh_next, dWx, dWh, dax2.sum(axis=0), dah2.sum(axis=0)
+    return GRUGrads(dx, dh_next, dWx, dWh, dax2.sum(axis=0), dah2.sum(axis=0))

@@ -35,17 +35,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnbook.checks import Shapes, check_cache, check_steps, check_upstream
+from rnnbook.checks import (Shapes, check_cache, check_cell_inputs, check_cell_params,
+                            check_upstream)
 from rnnbook.nn.activations import sigmoid, tanh
+from rnnbook.nn.records import LSTM_GATES, GateViews, LSTMFullGrads, StepViews
 
-__all__ = [
-    "LSTMStepCache",
-    "LSTMCache",
-    "lstm_step_forward",
-    "lstm_step_backward",
-    "lstm_forward",
-    "lstm_backward",
-]
+__all__ = ["LSTMStepCache", "LSTMCache", "lstm_step_forward", "lstm_step_backward",
+           "lstm_forward", "lstm_backward", "lstm_backward_full"]
 
 
 @dataclass
@@ -54,9 +50,14 @@ class LSTMStepCache:
 
     Attributes:
         x: input, (N, D).
-        h_prev, c_prev: previous hidden and cell state, (N, H) each.
-        Wx: (D, 4H).  Wh: (H, 4H).
-        i, f, g, o: gate activations, (N, H) each.
+        h_prev: previous hidden state, (N, H).
+        c_prev: previous cell state, (N, H).
+        Wx: input-to-gates weights, (D, 4H).
+        Wh: hidden-to-gates weights, (H, 4H).
+        i: input gate, (N, H).
+        f: forget gate, (N, H).
+        g: candidate cell values, (N, H).
+        o: output gate, (N, H).
         c: new cell state, (N, H).
         tanh_c: ``tanh(c)``, (N, H), kept so backward need not recompute it.
 
@@ -77,7 +78,7 @@ class LSTMStepCache:
 
 
 @dataclass
-class LSTMCache:
+class LSTMCache(StepViews, GateViews, gates=LSTM_GATES):
     """What :func:`lstm_backward` needs from :func:`lstm_forward`, and the
     gates and cell states of every step for inspection.
 
@@ -85,11 +86,10 @@ class LSTMCache:
         steps: the :class:`LSTMStepCache` of every step, in order.
         h: hidden states, (N, T, H) (the array ``lstm_forward`` returned).
 
-    Properties (stacked over the steps, each (N, T, H) unless noted):
-        x: the inputs, (N, T, D).  h0, c0: the initial states, (N, H).
-        c: cell states.  tanh_c: their tanh.
-        i, f, g, o: input, forget, candidate, output gates.
-        gates: all four, (N, T, 4H), blocks [i | f | g | o].
+    Stacked over the steps, as properties: ``x`` (N, T, D), ``h0`` and
+    ``c0`` (N, H), the cell states ``c`` and their ``tanh_c`` (N, T, H),
+    ``gates`` (N, T, 4H) with blocks [i | f | g | o], and one view per gate,
+    ``i``, ``f``, ``g``, ``o`` (N, T, H).
 
     Taught in: Chapter 4, Long short-term memory.
     """
@@ -97,18 +97,10 @@ class LSTMCache:
     steps: list
     h: np.ndarray
 
-    def _stack(self, name):
-        return np.stack([getattr(step, name) for step in self.steps], axis=1)
-
-    @property
-    def x(self):
-        """The inputs, (N, T, D)."""
-        return self._stack("x")
-
-    @property
-    def h0(self):
-        """The initial hidden state, (N, H)."""
-        return self.steps[0].h_prev
+    c = property(lambda self: self.stacked("c"),
+                 doc="Cell state after every step, (N, T, H).")
+    tanh_c = property(lambda self: self.stacked("tanh_c"),
+                      doc="``tanh(c)`` of every step, (N, T, H).")
 
     @property
     def c0(self):
@@ -116,39 +108,10 @@ class LSTMCache:
         return self.steps[0].c_prev
 
     @property
-    def c(self):
-        """Cell state after every step, (N, T, H)."""
-        return self._stack("c")
-
-    @property
-    def tanh_c(self):
-        """``tanh(c)`` of every step, (N, T, H)."""
-        return self._stack("tanh_c")
-
-    @property
-    def i(self):
-        """Input gate of every step, (N, T, H)."""
-        return self._stack("i")
-
-    @property
-    def f(self):
-        """Forget gate of every step, (N, T, H)."""
-        return self._stack("f")
-
-    @property
-    def g(self):
-        """Candidate cell values of every step, (N, T, H)."""
-        return self._stack("g")
-
-    @property
-    def o(self):
-        """Output gate of every step, (N, T, H)."""
-        return self._stack("o")
-
-    @property
     def gates(self):
         """Gate activations of every step, (N, T, 4H), blocks [i | f | g | o]."""
-        return np.concatenate((self.i, self.f, self.g, self.o), axis=2)
+        blocks = [np.concatenate((k.i, k.f, k.g, k.o), axis=1) for k in self.steps]
+        return np.stack(blocks, axis=1)
 
 
 def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
@@ -170,14 +133,9 @@ def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
     Taught in: Chapter 4, Long short-term memory.
     """
     s = Shapes()
-    # Parameters first: a data array that disagrees with them is then the
-    # one named in the error, which is nearly always where the mistake is.
-    Wh = s.check("Wh", Wh, ("H", "4*H"))
-    Wx = s.check("Wx", Wx, ("D", "4*H"))
-    b = s.check("b", b, ("4*H",))
-    x = s.check("x", x, ("N", "D"))
-    h_prev = s.check("h_prev", h_prev, ("N", "H"))
-    c_prev = s.check("c_prev", c_prev, ("N", "H"))
+    Wx, Wh, b = check_cell_params(s, 4, Wx=Wx, Wh=Wh, b=b)
+    x, h_prev, c_prev = check_cell_inputs(s, x, sequence=False, h_prev=h_prev,
+                                          c_prev=c_prev)
     H = s["H"]
 
     a = x @ Wx + h_prev @ Wh + b
@@ -201,12 +159,12 @@ def lstm_step_backward(dh, dc, cache):
         cache: the :class:`LSTMStepCache` returned by :func:`lstm_step_forward`.
 
     Returns:
-        dx: (N, D).
-        dh_prev: (N, H).
-        dc_prev: (N, H).
-        dWx: (D, 4H).
-        dWh: (H, 4H).
-        db: (4H,).
+        dx: gradient with respect to the input, (N, D).
+        dh_prev: gradient with respect to the previous hidden state, (N, H).
+        dc_prev: gradient with respect to the previous cell state, (N, H).
+        dWx: this step's share of the input weights' gradient, (D, 4H).
+        dWh: this step's share of the recurrent weights' gradient, (H, 4H).
+        db: this step's share of the bias gradient, (4H,).
 
     Taught in: Chapter 4, Long short-term memory.
     """
@@ -250,21 +208,17 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
 
     Returns:
         h: hidden states of every step, (N, T, H).
-        cache: :class:`LSTMCache` for :func:`lstm_backward`; its fields ``i``,
-            ``f``, ``g``, ``o``, ``c`` (each (N, T, H)) hold the gates and
-            cell states of every step.
+        cache: :class:`LSTMCache` for :func:`lstm_backward`; its properties
+            ``i``, ``f``, ``g``, ``o``, ``c`` (each (N, T, H)) hold the gates
+            and cell states of every step.
 
     Taught in: Chapter 4, Long short-term memory.
     """
     s = Shapes()
-    Wh = s.check("Wh", Wh, ("H", "4*H"))
-    Wx = s.check("Wx", Wx, ("D", "4*H"))
-    b = s.check("b", b, ("4*H",))
-    x = s.check("x", x, ("N", "T", "D"))
-    h0 = s.check("h0", h0, ("N", "H"))
-    N, T, H = s["N"], s["T"], s["H"]
+    Wx, Wh, b = check_cell_params(s, 4, Wx=Wx, Wh=Wh, b=b)
+    x, h0 = check_cell_inputs(s, x, h0=h0)
     c0 = np.zeros_like(h0) if c0 is None else s.check("c0", c0, ("N", "H"))
-    check_steps(T)
+    N, T, H = s["N"], s["T"], s["H"]
 
     h = np.empty((N, T, H), dtype=x.dtype)
     steps = []
@@ -276,47 +230,66 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     return h, LSTMCache(steps, h)
 
 
-def lstm_backward(dh, cache, *, dc_last=None, return_dc0=False):
+def lstm_backward(dh, cache):
     """Backpropagation through time for :func:`lstm_forward`, one step at a time.
+
+    The cell states reach the loss only through the hidden states here; when
+    they reach it directly as well (a cell state handed on to a decoder, or
+    the gradient of ``c0`` is wanted), use :func:`lstm_backward_full`.
 
     Args:
         dh: gradient of the loss with respect to every hidden state, (N, T, H)
             (its direct dependence only; the part flowing back through later
             steps is added here).
         cache: the :class:`LSTMCache` returned by :func:`lstm_forward`.
-        dc_last: optional gradient with respect to the last cell state
-            ``cache.c[:, -1]``, (N, H), for when that state is passed on (for
-            instance from an encoder to a decoder). ``None`` means zeros.
-        return_dc0: also return the gradient with respect to ``c0``.
 
     Returns:
-        dx: (N, T, D).
-        dh0: (N, H).
-        dWx: (D, 4H).
-        dWh: (H, 4H).
-        db: (4H,).
-        dc0: (N, H), only when ``return_dc0`` is true (as a sixth element).
+        grads: :class:`~rnnbook.nn.records.CellGrads`, which unpacks as
+            ``dx, dh0, dWx, dWh, db``: the gradients with respect to ``x``
+            (N, T, D), ``h0`` (N, H), ``Wx`` (D, 4H), ``Wh`` (H, 4H), ``b`` (4H,).
+
+    Taught in: Chapter 4, Long short-term memory.
+    """
+    return lstm_backward_full(dh, cache).without_dc0()
+
+
+def lstm_backward_full(dh, cache, dc=None):
+    """Backpropagation through time for :func:`lstm_forward`, through both states.
+
+    Args:
+        dh: gradient of the loss with respect to every hidden state, (N, T, H)
+            (its direct dependence only, as in :func:`lstm_backward`).
+        cache: the :class:`LSTMCache` returned by :func:`lstm_forward`.
+        dc: gradient of the loss with respect to every cell state
+            ``cache.c``, (N, T, H), again its direct dependence only; ``None``
+            means zeros. A last cell state passed on to a decoder puts its
+            gradient at ``dc[:, -1]``.
+
+    Returns:
+        grads: :class:`~rnnbook.nn.records.LSTMFullGrads`, which unpacks as
+            ``dx, dh0, dc0, dWx, dWh, db``: the gradients with respect to
+            ``x`` (N, T, D), ``h0`` and ``c0`` (N, H each), ``Wx`` (D, 4H),
+            ``Wh`` (H, 4H) and ``b`` (4H,).
 
     Taught in: Chapter 4, Long short-term memory.
     """
     k = check_cache("cache", cache, LSTMCache, "lstm_forward")
     dtype = k.h.dtype
     dh = check_upstream("dh", dh, k.h.shape, dtype, "lstm_forward")
+    if dc is not None:
+        dc = check_upstream("dc", dc, k.h.shape, dtype, "lstm_forward (cell states)")
     N, T, H = k.h.shape
     D = k.steps[0].x.shape[1]
-    dc_next = np.zeros((N, H), dtype=dtype)
-    if dc_last is not None:
-        dc_next = check_upstream("dc_last", dc_last, (N, H), dtype, "lstm_forward")
 
     dx = np.empty((N, T, D), dtype=dtype)
     dWx, dWh, db = 0, 0, 0
     # dh_next and dc_next carry the gradients that reach step t's states
     # through step t + 1.
     dh_next = np.zeros((N, H), dtype=dtype)
+    dc_next = np.zeros((N, H), dtype=dtype)
     for t in range(T - 1, -1, -1):
+        dc_t = dc_next if dc is None else dc_next + dc[:, t]
         dx[:, t], dh_next, dc_next, dWx_t, dWh_t, db_t = lstm_step_backward(
-            dh[:, t] + dh_next, dc_next, k.steps[t])
+            dh[:, t] + dh_next, dc_t, k.steps[t])
         dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
-    if return_dc0:
-        return dx, dh_next, dWx, dWh, db, dc_next
-    return dx, dh_next, dWx, dWh, db
+    return LSTMFullGrads(dx, dh_next, dc_next, dWx, dWh, db)

@@ -21,17 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnbook.checks import Shapes, check_cache, check_steps, check_upstream
+from rnnbook.checks import (Shapes, check_cache, check_cell_inputs, check_cell_params,
+                            check_upstream)
 from rnnbook.nn.activations import tanh
+from rnnbook.nn.records import CellGrads, StepViews
 
-__all__ = [
-    "RNNStepCache",
-    "RNNCache",
-    "rnn_step_forward",
-    "rnn_step_backward",
-    "rnn_forward",
-    "rnn_backward",
-]
+__all__ = ["RNNStepCache", "RNNCache", "rnn_step_forward", "rnn_step_backward",
+           "rnn_forward", "rnn_backward"]
 
 
 @dataclass
@@ -41,7 +37,8 @@ class RNNStepCache:
     Attributes:
         x: input, (N, D).
         h_prev: previous hidden state, (N, H).
-        Wx: (D, H).  Wh: (H, H).
+        Wx: input-to-hidden weights, (D, H).
+        Wh: hidden-to-hidden weights, (H, H).
         h: the new hidden state, (N, H); ``1 - h**2`` is the derivative of tanh.
 
     Taught in: Chapter 1, Sequences and recurrent networks.
@@ -55,38 +52,21 @@ class RNNStepCache:
 
 
 @dataclass
-class RNNCache:
+class RNNCache(StepViews):
     """What :func:`rnn_backward` needs from :func:`rnn_forward`.
 
     Attributes:
         steps: the :class:`RNNStepCache` of every step, in order.
         h: all hidden states, (N, T, H); ``h[:, t]`` is the state after step t.
 
+    The inputs ``x`` (N, T, D), ``h0`` (N, H), ``Wx`` and ``Wh`` are
+    properties (:class:`~rnnbook.nn.records.StepViews`).
+
     Taught in: Chapter 2, Backpropagation through time.
     """
 
     steps: list
     h: np.ndarray
-
-    @property
-    def x(self):
-        """The inputs, (N, T, D)."""
-        return np.stack([step.x for step in self.steps], axis=1)
-
-    @property
-    def h0(self):
-        """The initial hidden state, (N, H)."""
-        return self.steps[0].h_prev
-
-    @property
-    def Wx(self):
-        """Input-to-hidden weights, (D, H)."""
-        return self.steps[0].Wx
-
-    @property
-    def Wh(self):
-        """Hidden-to-hidden weights, (H, H)."""
-        return self.steps[0].Wh
 
 
 def rnn_step_forward(x, h_prev, Wx, Wh, b):
@@ -106,13 +86,8 @@ def rnn_step_forward(x, h_prev, Wx, Wh, b):
     Taught in: Chapter 1, Sequences and recurrent networks.
     """
     s = Shapes()
-    # Parameters first: a data array that disagrees with them is then the
-    # one named in the error, which is nearly always where the mistake is.
-    Wh = s.check("Wh", Wh, ("H", "H"))
-    Wx = s.check("Wx", Wx, ("D", "H"))
-    b = s.check("b", b, ("H",))
-    x = s.check("x", x, ("N", "D"))
-    h_prev = s.check("h_prev", h_prev, ("N", "H"))
+    Wx, Wh, b = check_cell_params(s, 1, Wx=Wx, Wh=Wh, b=b)
+    x, h_prev = check_cell_inputs(s, x, sequence=False, h_prev=h_prev)
     h = tanh(x @ Wx + h_prev @ Wh + b)
     return h, RNNStepCache(x, h_prev, Wx, Wh, h)
 
@@ -125,11 +100,11 @@ def rnn_step_backward(dh, cache):
         cache: the :class:`RNNStepCache` returned by :func:`rnn_step_forward`.
 
     Returns:
-        dx: (N, D).
-        dh_prev: (N, H).
-        dWx: (D, H).
-        dWh: (H, H).
-        db: (H,).
+        dx: gradient with respect to the input, (N, D).
+        dh_prev: gradient with respect to the previous hidden state, (N, H).
+        dWx: this step's share of the input weights' gradient, (D, H).
+        dWh: this step's share of the recurrent weights' gradient, (H, H).
+        db: this step's share of the bias gradient, (H,).
 
     Taught in: Chapter 2, Backpropagation through time.
     """
@@ -166,13 +141,9 @@ def rnn_forward(x, h0, Wx, Wh, b):
     Taught in: Chapter 1, Sequences and recurrent networks.
     """
     s = Shapes()
-    Wh = s.check("Wh", Wh, ("H", "H"))
-    Wx = s.check("Wx", Wx, ("D", "H"))
-    b = s.check("b", b, ("H",))
-    x = s.check("x", x, ("N", "T", "D"))
-    h0 = s.check("h0", h0, ("N", "H"))
+    Wx, Wh, b = check_cell_params(s, 1, Wx=Wx, Wh=Wh, b=b)
+    x, h0 = check_cell_inputs(s, x, h0=h0)
     N, T, H = s["N"], s["T"], s["H"]
-    check_steps(T)
 
     h = np.empty((N, T, H), dtype=x.dtype)
     steps = []
@@ -194,20 +165,17 @@ def rnn_backward(dh, cache):
         cache: the :class:`RNNCache` returned by :func:`rnn_forward`.
 
     Returns:
-        dx: (N, T, D).
-        dh0: (N, H).
-        dWx: (D, H).
-        dWh: (H, H).
-        db: (H,).
+        grads: :class:`~rnnbook.nn.records.CellGrads`, which unpacks as
+            ``dx, dh0, dWx, dWh, db``: the gradients with respect to ``x``
+            (N, T, D), ``h0`` (N, H), ``Wx`` (D, H), ``Wh`` (H, H) and ``b`` (H,).
 
     Taught in: Chapter 2, Backpropagation through time.
     """
     c = check_cache("cache", cache, RNNCache, "rnn_forward")
     dh = check_upstream("dh", dh, c.h.shape, c.h.dtype, "rnn_forward")
     N, T, H = c.h.shape
-    D = c.steps[0].x.shape[1]
 
-    dx = np.empty((N, T, D), dtype=c.h.dtype)
+    dx = np.empty_like(c.x)
     dWx, dWh, db = 0, 0, 0
     # dh_next carries the gradient that reaches h[:, t] through step t + 1.
     dh_next = np.zeros((N, H), dtype=c.h.dtype)
@@ -215,4 +183,4 @@ def rnn_backward(dh, cache):
         dx[:, t], dh_next, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, t] + dh_next,
                                                                    c.steps[t])
         dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
-    return dx, dh_next, dWx, dWh, db
+    return CellGrads(dx, dh_next, dWx, dWh, db)

@@ -373,7 +373,8 @@ class Seq2Seq:
             params: parameter dict; None means ``self.params``.
 
         Returns:
-            :class:`Decoded` ``(tokens, lengths, scores, attention)``.
+            decoded: :class:`Decoded`, which unpacks as ``tokens, lengths,
+                scores, attention``.
         """
         p, enc, h, keys, mask = self._start(params, src, src_lengths, max_len)
         N, S, _ = enc.shape
@@ -420,7 +421,7 @@ class Seq2Seq:
             params: parameter dict; None means ``self.params``.
 
         Returns:
-            :class:`Decoded` for the best hypothesis of each source.
+            decoded: :class:`Decoded` for the best hypothesis of each source.
         """
         if isinstance(beam_size, bool) or not isinstance(beam_size, (int, np.integer)) \
                 or beam_size < 1:

@@ -173,10 +173,10 @@ class RecurrentGrads(NamedTuple):
     """Gradients from :func:`recurrent_backward`.
 
     Fields:
-        dx: (N, T, D); exactly 0 at padded steps.
-        dh0: (N, H).
-        grads: dict with the keys of ``params``.
-        dc0: (N, H) for a two-state cell such as the LSTM, else None.
+        dx: gradient with respect to the inputs, (N, T, D); 0 at padded steps.
+        dh0: gradient with respect to the initial hidden state, (N, H).
+        grads: the parameters' gradients, a dict with the keys of ``params``.
+        dc0: gradient with respect to the initial cell state (LSTM), (N, H), or None.
 
     Taught in: Chapter 4, Long short-term memory.
     """
@@ -258,7 +258,9 @@ def recurrent_backward(dh, cache, dh_last=None, dc_last=None) -> RecurrentGrads:
             two-state cells such as "lstm" only.
 
     Returns:
-        A :class:`RecurrentGrads` ``(dx, dh0, grads, dc0)``.
+        grads: :class:`RecurrentGrads`, which unpacks as ``dx, dh0, grads, dc0``:
+            the gradients with respect to ``x`` (N, T, D), ``h0`` (N, H), the
+            parameters (a dict) and ``c0`` ((N, H) or None).
 
     Taught in: Chapter 4, LSTM (bidirectional and stacked layers).
     """
@@ -306,8 +308,9 @@ class BidirectionalCache:
     """What :func:`bidirectional_backward` needs.
 
     Attributes:
-        fwd, bwd: :class:`RecurrentCache` of the two directions (the backward
-            one ran on the per-length reversed input).
+        fwd: :class:`RecurrentCache` of the forward direction.
+        bwd: :class:`RecurrentCache` of the backward direction, which ran on
+            the per-length reversed input.
         index: (N, T) reversal index, see :func:`reverse_within_lengths`.
         h_last: (N, 2H), the forward cell's state after the last real step
             next to the backward cell's state after step 0 (both have read
@@ -336,8 +339,8 @@ def bidirectional_forward(cell, x, params_fwd, params_bwd, lengths=None):
         cell: a cell name ("rnn", "lstm", "gru", ...) or a
             :class:`~rnnbook.nn.cells.Cell`; both directions use the same kind.
         x: inputs, (N, T, D).
-        params_fwd, params_bwd: parameter dicts of the two cells, each with
-            hidden size H.
+        params_fwd: parameter dict of the forward cell, hidden size H.
+        params_bwd: parameter dict of the backward cell, hidden size H.
         lengths: int array (N,) in [0, T]; None means all T.
 
     Returns:
@@ -373,8 +376,12 @@ def bidirectional_backward(dh, cache, dh_last=None):
         dh_last: optional gradient with respect to ``cache.h_last``, (N, 2H).
 
     Returns:
-        dx: (N, T, D); exactly 0 at padded steps.
-        grads_fwd, grads_bwd: dicts with the keys of the two parameter dicts.
+        dx: gradient with respect to the inputs, (N, T, D); exactly 0 at
+            padded steps.
+        grads_fwd: gradients of the forward cell's parameters, a dict with
+            the keys of ``params_fwd``.
+        grads_bwd: gradients of the backward cell's parameters, a dict with
+            the keys of ``params_bwd``.
 
     Taught in: Chapter 4, Long short-term memory.
     """

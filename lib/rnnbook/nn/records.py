@@ -1,0 +1,216 @@
+"""What the cells' caches share, and the named results of their backward passes.
+
+A gated cell stores its gate activations as one array ``gates`` with a
+column block per gate, in the order of the weight matrices. The mixin
+:class:`GateViews` gives every cache that holds such an array one read-only
+view per gate, named after the gate, from one table of gate names per cell
+(:data:`LSTM_GATES`, :data:`GRU_GATES`)::
+
+    h, cache = lstm_forward(x, h0, Wx, Wh, b)
+    cache.f          # forget gate of every step, (N, T, H)
+
+The readable sequence caches keep the list of their step caches;
+:class:`StepViews` stacks what a reader wants over the steps (the inputs,
+the initial state, the weights). The fused kernels' caches store those
+arrays instead; :class:`SequenceCache` holds the ones every cell has.
+
+A sequence backward pass returns a named tuple, so that a result can be
+unpacked as the contract lists it or read by name (``grads.dWh``):
+:class:`CellGrads` for the RNN and the LSTM, :class:`LSTMFullGrads` (with
+the gradient of the initial cell state), :class:`GRUGrads`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["LSTM_GATES", "GRU_GATES", "GateViews", "StepViews", "SequenceCache",
+           "CellGrads", "LSTMFullGrads", "GRUGrads"]
+
+#: The LSTM's gate blocks in the order of its weight columns (PyTorch's order).
+LSTM_GATES = (("i", "Input gate"), ("f", "Forget gate"),
+              ("g", "Candidate cell values"), ("o", "Output gate"))
+
+#: The GRU's gate blocks in the order of its weight columns (PyTorch's order).
+GRU_GATES = (("r", "Reset gate"), ("z", "Update gate"), ("n", "Candidate state"))
+
+
+def _gate_view(k: int, n_gates: int, what: str) -> property:
+    def view(self):
+        H = self.gates.shape[-1] // n_gates
+        return self.gates[..., k * H:(k + 1) * H]
+
+    return property(view, doc=f"{what} (block {k} of ``gates``); (N, H) for a step, "
+                              f"(N, T, H) for a sequence.")
+
+
+class GateViews:
+    """Mixin: one read-only view per gate of a cache's ``gates`` array.
+
+    A subclass names its cell's gates when it is defined,
+    ``class GRUCache(GateViews, gates=GRU_GATES)``, and provides ``gates``
+    (a field or a property) of shape (..., k*H) with the k blocks in that
+    order; ``cache.r`` is then block 0, and so on. The names are in
+    ``gate_names``.
+
+    Taught in: Chapter 4, Long short-term memory.
+    """
+
+    gate_names = ()
+
+    def __init_subclass__(cls, gates=None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if gates is None:
+            return
+        cls.gate_names = tuple(name for name, _ in gates)
+        for k, (name, what) in enumerate(gates):
+            setattr(cls, name, _gate_view(k, len(gates), what))
+
+
+class StepViews:
+    """Mixin for a readable sequence cache: its ``steps``, seen as a sequence.
+
+    The subclass holds ``steps``, the step caches in order, each with ``x``,
+    ``h_prev``, ``Wx`` and ``Wh``.
+
+    Taught in: Chapter 2, Backpropagation through time.
+    """
+
+    steps: list
+
+    def stacked(self, name: str) -> np.ndarray:
+        """The field ``name`` of every step cache, stacked along axis 1 (time).
+
+        Args:
+            name: a field of the step caches, e.g. ``"x"``.
+
+        Returns:
+            stacked: (N, T, ...), the field of step t at ``[:, t]``.
+        """
+        return np.stack([getattr(step, name) for step in self.steps], axis=1)
+
+    @property
+    def x(self):
+        """The inputs, (N, T, D)."""
+        return self.stacked("x")
+
+    @property
+    def h0(self):
+        """The initial hidden state, (N, H)."""
+        return self.steps[0].h_prev
+
+    @property
+    def Wx(self):
+        """Input weights, (D, kH)."""
+        return self.steps[0].Wx
+
+    @property
+    def Wh(self):
+        """Recurrent weights, (H, kH)."""
+        return self.steps[0].Wh
+
+
+@dataclass
+class SequenceCache:
+    """The arrays every sequence cache of the fused kernels keeps.
+
+    Attributes:
+        x: inputs, (N, T, D).
+        h0: initial hidden state, (N, H).
+        Wx: input weights, (D, kH).
+        Wh: recurrent weights, (H, kH).
+        h: hidden states, (N, T, H); ``h[:, t]`` is the state after step t.
+
+    Taught in: Chapter 2, Backpropagation through time.
+    """
+
+    x: np.ndarray
+    h0: np.ndarray
+    Wx: np.ndarray
+    Wh: np.ndarray
+    h: np.ndarray
+
+    @property
+    def h_prev(self):
+        """The hidden state before every step, ``h0`` then ``h[:, :-1]``; (N, T, H)."""
+        return np.concatenate((self.h0[:, None, :], self.h[:, :-1]), axis=1)
+
+
+class CellGrads(NamedTuple):
+    """Gradients of a one-bias cell over a sequence: RNN (k = 1) or LSTM (k = 4).
+
+    ``rnn_backward``, ``lstm_backward`` and the RNN's kernel return it.
+
+    Fields:
+        dx: gradient with respect to the inputs, (N, T, D).
+        dh0: gradient with respect to the initial hidden state, (N, H).
+        dWx: gradient with respect to the input weights, (D, kH).
+        dWh: gradient with respect to the recurrent weights, (H, kH).
+        db: gradient with respect to the bias, (kH,).
+
+    Taught in: Chapter 2, Backpropagation through time.
+    """
+
+    dx: np.ndarray
+    dh0: np.ndarray
+    dWx: np.ndarray
+    dWh: np.ndarray
+    db: np.ndarray
+
+
+class LSTMFullGrads(NamedTuple):
+    """LSTM gradients with the initial cell state's gradient ``dc0`` after ``dh0``.
+
+    The order is that of the step backward (the states before the
+    parameters). ``lstm_backward_full`` and its kernel return it.
+
+    Fields:
+        dx: gradient with respect to the inputs, (N, T, D).
+        dh0: gradient with respect to the initial hidden state, (N, H).
+        dc0: gradient with respect to the initial cell state, (N, H).
+        dWx: gradient with respect to the input weights, (D, 4H).
+        dWh: gradient with respect to the recurrent weights, (H, 4H).
+        db: gradient with respect to the gate biases, (4H,).
+
+    Taught in: Chapter 4, Long short-term memory.
+    """
+
+    dx: np.ndarray
+    dh0: np.ndarray
+    dc0: np.ndarray
+    dWx: np.ndarray
+    dWh: np.ndarray
+    db: np.ndarray
+
+    def without_dc0(self) -> CellGrads:
+        """The five gradients of ``lstm_backward``, without ``dc0``.
+
+        Returns:
+            grads: :class:`CellGrads`.
+        """
+        return CellGrads(self.dx, self.dh0, self.dWx, self.dWh, self.db)
+
+
+class GRUGrads(NamedTuple):
+    """Gradients of a GRU over a sequence, from ``gru_backward`` and its variants.
+
+    Fields:
+        dx: gradient with respect to the inputs, (N, T, D).
+        dh0: gradient with respect to the initial hidden state, (N, H).
+        dWx: gradient with respect to the input weights, (D, 3H).
+        dWh: gradient with respect to the recurrent weights, (H, 3H).
+        dbx: gradient with respect to the input bias, (3H,).
+        dbh: gradient with respect to the recurrent bias, (3H,).
+
+    Taught in: Chapter 5, Gated recurrent units.
+    """
+
+    dx: np.ndarray
+    dh0: np.ndarray
+    dWx: np.ndarray
+    dWh: np.ndarray
+    dbx: np.ndarray
+    dbh: np.ndarray
