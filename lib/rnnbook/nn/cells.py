@@ -48,44 +48,37 @@ class Cell(NamedTuple):
     (D, k*H), ``Wh`` (H, k*H) and biases (k*H,) for ``k = n_gates`` column
     blocks.
 
-    Fields:
-
-    - ``name``: short name, e.g. ``"rnn"``.
-    - ``state_names``: names of the state arrays, e.g. ``("h",)`` or ``("h", "c")``.
-    - ``n_gates``: k, the number of column blocks of ``Wx`` and ``Wh``.
-    - ``param_names``: keys of the parameter dict, e.g. ``("Wx", "Wh", "b")``;
-      the first two are always ``Wx`` and ``Wh``, the rest are biases.
-    - ``init``: ``init(D, H, rng, dtype=np.float64) -> params``; ``dtype`` is
-      passed by keyword.
-    - ``step_forward``: ``step_forward(x_t, states, params) -> (states, cache)``
-      with ``x_t`` (N, D).
-    - ``step_backward``: ``step_backward(dstates, cache) -> (dx_t,
-      dstates_prev, grads)``; ``dstates`` is a tuple like ``states``, ``grads``
-      a dict with the keys of ``params``.
-    - ``forward``: ``forward(x, states0, params) -> (state_seqs, cache)`` over
-      a whole sequence, ``x`` (N, T, D), ``states0`` a tuple of (N, H);
-      ``state_seqs`` holds every state at every step, a tuple of (N, T, H)
-      arrays (``state_seqs[0]`` is the output ``h``).
-    - ``backward``: ``backward(dstate_seqs, cache) -> (dx, dstates0, grads)``;
-      ``dstate_seqs`` holds the gradient with respect to each state at every
-      step, (N, T, H) arrays (``None`` for zeros); ``dx`` is (N, T, D) and
-      ``dstates0`` a tuple of (N, H).
-    - ``gate_names``: the names of the gate blocks, in column order, as the
-      caches' gate views call them (``("i", "f", "g", "o")`` for the LSTM, from
-      :data:`~rnnbook.nn.records.LSTM_GATES`); empty for a cell without gates.
-
     Taught in: Chapter 3, Vanishing and exploding gradients.
     """
 
+    #: short name, e.g. ``"rnn"``.
     name: str
+    #: names of the state arrays, e.g. ``("h",)`` or ``("h", "c")``.
     state_names: tuple
+    #: k, the number of column blocks of ``Wx`` and ``Wh``.
     n_gates: int
+    #: keys of the parameter dict, e.g. ``("Wx", "Wh", "b")``; the first two are always
+    #: ``Wx`` and ``Wh``, the rest are biases.
     param_names: tuple
+    #: ``init(D, H, rng, dtype=np.float64) -> params``; ``dtype`` is passed by keyword.
     init: Callable
+    #: ``step_forward(x_t, states, params) -> (states, cache)`` with ``x_t`` (N, D).
     step_forward: Callable
+    #: ``step_backward(dstates, cache) -> (dx_t, dstates_prev, grads)``; ``dstates`` is
+    #: a tuple like ``states``, ``grads`` a dict with the keys of ``params``.
     step_backward: Callable
+    #: ``forward(x, states0, params) -> (state_seqs, cache)`` over a whole sequence,
+    #: ``x`` (N, T, D), ``states0`` a tuple of (N, H); ``state_seqs`` holds every state
+    #: at every step, a tuple of (N, T, H) arrays (``state_seqs[0]`` is the output
+    #: ``h``).
     forward: Callable
+    #: ``backward(dstate_seqs, cache) -> (dx, dstates0, grads)``; ``dstate_seqs`` holds
+    #: the gradient with respect to each state at every step, (N, T, H) arrays (``None``
+    #: for zeros); ``dx`` is (N, T, D) and ``dstates0`` a tuple of (N, H).
     backward: Callable
+    #: the names of the gate blocks, in column order, as the caches' gate views call
+    #: them (``("i", "f", "g", "o")`` for the LSTM, from
+    #: :data:`~rnnbook.nn.records.LSTM_GATES`); empty for a cell without gates.
     gate_names: tuple = ()
 
     def check_params(self, params, s: Shapes | None = None, name: str = "params") -> dict:
@@ -256,7 +249,7 @@ def register_cell(cell: Cell) -> Cell:
         cell: a :class:`Cell`; a cell of the same name is replaced.
 
     Returns:
-        cell: the cell, registered.
+        cell: the :class:`Cell`, registered.
 
     Taught in: Chapter 3, Vanishing and exploding gradients.
     """

@@ -144,20 +144,18 @@ class CellGrads(NamedTuple):
 
     ``rnn_backward``, ``lstm_backward`` and the RNN's kernel return it.
 
-    Fields:
-        dx: gradient with respect to the inputs, (N, T, D).
-        dh0: gradient with respect to the initial hidden state, (N, H).
-        dWx: gradient with respect to the input weights, (D, kH).
-        dWh: gradient with respect to the recurrent weights, (H, kH).
-        db: gradient with respect to the bias, (kH,).
-
     Taught in: Chapter 2, Backpropagation through time.
     """
 
+    #: gradient with respect to the inputs, (N, T, D).
     dx: np.ndarray
+    #: gradient with respect to the initial hidden state, (N, H).
     dh0: np.ndarray
+    #: gradient with respect to the input weights, (D, kH).
     dWx: np.ndarray
+    #: gradient with respect to the recurrent weights, (H, kH).
     dWh: np.ndarray
+    #: gradient with respect to the bias, (kH,).
     db: np.ndarray
 
 
@@ -167,22 +165,20 @@ class LSTMFullGrads(NamedTuple):
     The order is that of the step backward (the states before the
     parameters). ``lstm_backward_full`` and its kernel return it.
 
-    Fields:
-        dx: gradient with respect to the inputs, (N, T, D).
-        dh0: gradient with respect to the initial hidden state, (N, H).
-        dc0: gradient with respect to the initial cell state, (N, H).
-        dWx: gradient with respect to the input weights, (D, 4H).
-        dWh: gradient with respect to the recurrent weights, (H, 4H).
-        db: gradient with respect to the gate biases, (4H,).
-
     Taught in: Chapter 4, Long short-term memory.
     """
 
+    #: gradient with respect to the inputs, (N, T, D).
     dx: np.ndarray
+    #: gradient with respect to the initial hidden state, (N, H).
     dh0: np.ndarray
+    #: gradient with respect to the initial cell state, (N, H).
     dc0: np.ndarray
+    #: gradient with respect to the input weights, (D, 4H).
     dWx: np.ndarray
+    #: gradient with respect to the recurrent weights, (H, 4H).
     dWh: np.ndarray
+    #: gradient with respect to the gate biases, (4H,).
     db: np.ndarray
 
     def without_dc0(self) -> CellGrads:
@@ -197,20 +193,18 @@ class LSTMFullGrads(NamedTuple):
 class GRUGrads(NamedTuple):
     """Gradients of a GRU over a sequence, from ``gru_backward`` and its variants.
 
-    Fields:
-        dx: gradient with respect to the inputs, (N, T, D).
-        dh0: gradient with respect to the initial hidden state, (N, H).
-        dWx: gradient with respect to the input weights, (D, 3H).
-        dWh: gradient with respect to the recurrent weights, (H, 3H).
-        dbx: gradient with respect to the input bias, (3H,).
-        dbh: gradient with respect to the recurrent bias, (3H,).
-
     Taught in: Chapter 5, Gated recurrent units.
     """
 
+    #: gradient with respect to the inputs, (N, T, D).
     dx: np.ndarray
+    #: gradient with respect to the initial hidden state, (N, H).
     dh0: np.ndarray
+    #: gradient with respect to the input weights, (D, 3H).
     dWx: np.ndarray
+    #: gradient with respect to the recurrent weights, (H, 3H).
     dWh: np.ndarray
+    #: gradient with respect to the input bias, (3H,).
     dbx: np.ndarray
+    #: gradient with respect to the recurrent bias, (3H,).
     dbh: np.ndarray

@@ -172,18 +172,16 @@ class RecurrentCache:
 class RecurrentGrads(NamedTuple):
     """Gradients from :func:`recurrent_backward`.
 
-    Fields:
-        dx: gradient with respect to the inputs, (N, T, D); 0 at padded steps.
-        dh0: gradient with respect to the initial hidden state, (N, H).
-        grads: the parameters' gradients, a dict with the keys of ``params``.
-        dc0: gradient with respect to the initial cell state (LSTM), (N, H), or None.
-
     Taught in: Chapter 4, Long short-term memory.
     """
 
+    #: gradient with respect to the inputs, (N, T, D); 0 at padded steps.
     dx: np.ndarray
+    #: gradient with respect to the initial hidden state, (N, H).
     dh0: np.ndarray
+    #: the parameters' gradients, a dict with the keys of ``params``.
     grads: dict
+    #: gradient with respect to the initial cell state (LSTM), (N, H), or None.
     dc0: np.ndarray | None
 
 
