@@ -24,13 +24,24 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
 from functools import partial
 
-# Both libraries get the same two threads. The variables must be set before
-# numpy loads OpenBLAS; they override a setting inherited from the shell
-# (the test targets of the Makefile use one thread per process).
-THREADS = 2
+# Both libraries get the same number of threads, two unless --threads says
+# otherwise. The variables must be set before numpy loads OpenBLAS, so the
+# option is read here, ahead of argparse; they override a setting inherited
+# from the shell (the test targets of the Makefile use one thread per process).
+def _threads_option(argv) -> int:
+    for k, arg in enumerate(argv):
+        if arg.startswith("--threads="):
+            return int(arg.split("=", 1)[1])
+        if arg == "--threads" and k + 1 < len(argv):
+            return int(argv[k + 1])
+    return 2
+
+
+THREADS = _threads_option(sys.argv)
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(THREADS)
 
@@ -168,6 +179,10 @@ def main():
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per cell (median)")
     parser.add_argument("--quick", action="store_true", help="one small shape, for a smoke test")
     parser.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells")
+    parser.add_argument("--threads", type=int, default=THREADS,
+                        help="threads for numpy's BLAS and for PyTorch (default 2)")
+    parser.add_argument("--shapes", default=None,
+                        help="only these of the three shapes, by position, e.g. 2,3")
     args = parser.parse_args()
 
     try:
@@ -188,7 +203,10 @@ def main():
     print(header)
     print("-" * len(header))
     for cell in args.cells.split(","):
-        for N, T, D, H in QUICK_SHAPES if args.quick else SHAPES:
+        shapes = QUICK_SHAPES if args.quick else SHAPES
+        if args.shapes:
+            shapes = [SHAPES[int(k) - 1] for k in args.shapes.split(",")]
+        for N, T, D, H in shapes:
             p = make_problem(cell, N, T, D, H)
             reference = run_fast(cell, p)
             check_agree("readable", reference, run_readable(cell, p))
