@@ -57,8 +57,8 @@ def init_adding_model(cell, H: int, rng, dtype=np.float64) -> dict:
         dtype: float32 or float64.
 
     Returns:
-        dict with the cell's parameters (from its ``init``) plus ``Wy`` (H, 1)
-        and ``by`` (1,).
+        params: dict with the cell's parameters (from its ``init``) plus
+            ``Wy`` (H, 1) and ``by`` (1,).
 
     Taught in: Chapter 3, Vanishing and exploding gradients.
     """
