@@ -78,7 +78,7 @@ def count_params(params) -> int:
     """Total number of scalars in a parameter dict (the sum of the arrays' sizes).
 
     Args:
-        params: dict of arrays, e.g. from :func:`rnnbook.models.init_lm`.
+        params: dict of arrays, e.g. from :func:`rnnbook.models.language_model.init_lm`.
 
     Returns:
         count: Python int.
