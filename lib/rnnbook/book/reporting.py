@@ -19,7 +19,8 @@ __all__ = ["LINE_COLORS", "CELL_COLORS", "markdown_table", "count_params",
 
 #: Colours for the curves of one figure, in the order the chapters use them.
 LINE_COLORS = tuple(OKABE_ITO[name] for name in (
-    "blue", "orange", "bluish_green", "vermillion", "reddish_purple", "sky_blue", "black"))
+    "blue", "orange", "bluish_green", "vermillion", "reddish_purple", "sky_blue",
+    "black"))
 
 #: One colour per kind of cell, the same in every figure that compares cells.
 CELL_COLORS = {"rnn": OKABE_ITO["vermillion"], "lstm": OKABE_ITO["blue"],
@@ -51,7 +52,8 @@ def markdown_table(header, rows, align=None, float_format=None) -> str:
         raise ValueError("header is empty; a table needs at least one column")
     align = "l" * K if align is None else str(align)
     if len(align) != K or set(align) - set("lrc"):
-        raise ValueError(f"align is {align!r} but needs {K} characters from 'l', 'r', 'c'")
+        raise ValueError(f"align is {align!r} but needs {K} characters from "
+                         f"'l', 'r', 'c'")
     if float_format is not None and not isinstance(float_format, str):
         raise ValueError(f"float_format is {float_format!r} but needs a format string "
                          f"such as '{{:.3f}}'")
@@ -86,7 +88,8 @@ def count_params(params) -> int:
     Taught in: Chapter 4, Long short-term memory.
     """
     if not isinstance(params, dict):
-        raise ValueError(f"params is a {type(params).__name__} but needs a dict of arrays")
+        raise ValueError(f"params is a {type(params).__name__} but needs a dict "
+                         f"of arrays")
     return int(sum(np.asarray(v).size for v in params.values()))
 
 

@@ -138,8 +138,8 @@ def init_lm(cell, V: int, H: int, rng, *, D: int | None = None,
     own = READOUT_NAMES + ((EMBEDDING_NAME,) if word_level else ())
     clash = [k for k in own if k in params]
     if clash:
-        raise ValueError(f"the {cell.name!r} cell's parameters already use the names {clash}, "
-                         f"which the language model needs for itself")
+        raise ValueError(f"the {cell.name!r} cell's parameters already use the names "
+                         f"{clash}, which the language model needs for itself")
     if word_level:
         params[EMBEDDING_NAME] = _init.init_embedding(V, D, rng, dtype=dtype)
     readout = _init.init_affine(H, V, rng, dtype=dtype)
@@ -148,14 +148,17 @@ def init_lm(cell, V: int, H: int, rng, *, D: int | None = None,
 
 
 def _split(cell: Cell, params) -> tuple[dict, Shapes, bool]:
-    """Check ``params``; return the cell's part, a Shapes with D, H, V bound, the level."""
+    """Check ``params``; return the cell's part, a Shapes binding D, H, V, the level."""
     if not isinstance(params, dict):
-        raise ValueError(f"params is a {type(params).__name__} but needs a dict of arrays")
+        raise ValueError(f"params is a {type(params).__name__} but needs a dict of "
+                         f"arrays")
     word_level = EMBEDDING_NAME in params
-    needed = cell.param_names + READOUT_NAMES + ((EMBEDDING_NAME,) if word_level else ())
+    own = READOUT_NAMES + ((EMBEDDING_NAME,) if word_level else ())
+    needed = cell.param_names + own
     if set(params) != set(needed):
-        raise ValueError(f"params has keys {sorted(params)} but a {cell.name!r} language "
-                         f"model needs exactly {list(needed)} ('E' only at the word level)")
+        raise ValueError(f"params has keys {sorted(params)} but a {cell.name!r} "
+                         f"language model needs exactly {list(needed)} ('E' only at "
+                         f"the word level)")
     s = Shapes()
     cell_params = cell.check_params({k: params[k] for k in cell.param_names}, s)
     if word_level:
@@ -163,9 +166,9 @@ def _split(cell: Cell, params) -> tuple[dict, Shapes, bool]:
     s.check("params['Wy']", params["Wy"], ("H", "V"))
     s.check("params['by']", params["by"], ("V",))
     if not word_level and s["D"] != s["V"]:
-        raise ValueError(f"params['Wx'] has {s['D']} rows but a character-level model reads "
-                         f"one-hot vectors of size V = {s['V']} (from params['Wy']); give "
-                         f"'E' for a word-level model")
+        raise ValueError(f"params['Wx'] has {s['D']} rows but a character-level model "
+                         f"reads one-hot vectors of size V = {s['V']} (from "
+                         f"params['Wy']); give 'E' for a word-level model")
     return cell_params, s, word_level
 
 
@@ -175,9 +178,9 @@ def _check_state(cell: Cell, state, N: int, H: int, dtype) -> tuple:
         return cell.zero_states(N, H, dtype)
     names = cell.state_names
     if not isinstance(state, (tuple, list)) or len(state) != len(names):
-        raise ValueError(f"state needs a tuple of {len(names)} arrays (N, H), one per state "
-                         f"{names} of a {cell.name!r} cell, or None for zeros; got "
-                         f"{type(state).__name__}")
+        raise ValueError(f"state needs a tuple of {len(names)} arrays (N, H), one per "
+                         f"state {names} of a {cell.name!r} cell, or None for zeros; "
+                         f"got {type(state).__name__}")
     s = Shapes(N=N, H=H)
     parts = tuple(s.check(f"state[{i}] ({name})", part, ("N", "H"))
                   for i, (part, name) in enumerate(zip(state, names)))
@@ -215,7 +218,8 @@ def lm_forward(cell, params, x, state=None) -> tuple[np.ndarray, LMCache]:
         inputs, emb_cache = one_hot(x, s["V"], dtype), None
     states0 = _check_state(cell, state, s["N"], s["H"], dtype)
     state_seqs, cell_cache = cell.forward(inputs, states0, cell_params)
-    logits, out_cache = temporal_affine_forward(state_seqs[0], params["Wy"], params["by"])
+    logits, out_cache = temporal_affine_forward(state_seqs[0], params["Wy"],
+                                                params["by"])
     return logits, LMCache(cell, emb_cache, tuple(state_seqs), cell_cache, out_cache)
 
 
@@ -315,7 +319,8 @@ def lm_step(cell, params, batch) -> tuple[float, dict]:
     return loss, grads
 
 
-def evaluate_lm(cell, params, encoded, batch_size: int = 16, seq_len: int = 64) -> float:
+def evaluate_lm(cell, params, encoded, batch_size: int = 16,
+                seq_len: int = 64) -> float:
     """Mean loss per token of the model on a whole encoded text.
 
     The text is read as ``batch_size`` parallel tracks in chunks of
@@ -397,7 +402,8 @@ def sample_lm(cell, params, seed_ids, n: int, temperature: float, rng,
     temperature = float(temperature)
     if not temperature > 0:
         raise ValueError(f"temperature is {temperature} but needs to be > 0")
-    seed = check_ids("seed_ids", np.atleast_1d(np.asarray(seed_ids)), V, ("S",), Shapes())
+    seed = check_ids("seed_ids", np.atleast_1d(np.asarray(seed_ids)), V, ("S",),
+                     Shapes())
     if seed.size == 0:
         raise ValueError("seed_ids is empty; give at least one token id")
     dtype = np.asarray(params["Wy"]).dtype
