@@ -193,22 +193,24 @@ def test_a_registered_toy_cell_runs_through_the_masked_and_stacked_wrappers(leak
 
 
 def test_a_registered_toy_cell_trains_in_the_language_model(leaky):
-    from rnnbook.models import init_word_lm, word_lm_loss_and_grads
+    from rnnbook.models import init_lm, lm_loss, lm_loss_and_grads, sample_lm
 
     rng = np.random.default_rng(5)
     V, D, H, N, T = 7, 3, 4, 2, 5
-    params = init_word_lm(leaky, V, D, H, rng)
     ids = rng.integers(0, V, (N, T))
     targets = rng.integers(0, V, (N, T))
-    mask = np.ones((N, T), dtype=bool)
-    loss, grads = word_lm_loss_and_grads(leaky, params, (ids, targets, mask))
-    assert set(grads) == set(params)
+    for size in (None, D):                    # character level, then word level
+        params = init_lm(leaky, V, H, rng, D=size)
+        state = tuple(rng.standard_normal((N, H)) for _ in get_cell(leaky).state_names)
+        loss, grads, _ = lm_loss_and_grads(leaky, params, ids, targets, state)
+        assert set(grads) == set(params)
 
-    def objective(_):
-        return word_lm_loss_and_grads(leaky, params, (ids, targets, mask))[0]
+        def objective(_):
+            return lm_loss(leaky, params, ids, targets, state)[0]
 
-    for k in ("Wh", "E", "Wy"):
-        assert rel_error(grads[k], numerical_gradient(objective, params[k])) < 1e-7
+        for k in params:
+            assert rel_error(grads[k], numerical_gradient(objective, params[k])) < 1e-7
+        assert sample_lm(leaky, params, [1, 2], 4, 1.0, rng).shape == (4,)
 
 
 @pytest.mark.parametrize("N,T", [(1, 4), (3, 1), (1, 1)])

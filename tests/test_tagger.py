@@ -135,7 +135,7 @@ def test_wrong_inputs_raise_clear_errors():
     x, y, lengths = batch(rng)
     with pytest.raises(ValueError, match="cell"):
         tagger_logits("elman", params, x)
-    with pytest.raises(ValueError, match="x contains id"):
+    with pytest.raises(ValueError, match="x contains 5, outside the vocabulary"):
         tagger_logits("lstm", params, np.full_like(x, V))
     with pytest.raises(ValueError, match="lengths"):
         tagger_logits("lstm", params, x, lengths=np.array([9, 1, 1]))

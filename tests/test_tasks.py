@@ -43,12 +43,15 @@ def test_loss_and_grads_match_finite_differences(cell, N, T, H):
 
 def test_short_training_beats_the_baseline_and_is_reproducible():
     kwargs = dict(T=4, H=8, steps=300, rng=3, batch_size=16, test_size=200, eval_every=100)
-    history, mse = tasks.train_adding_problem("rnn", **kwargs)
+    run = tasks.train_adding_problem("rnn", **kwargs)
+    history, mse = run.history, run.test_mse
+    assert isinstance(run, tasks.AddingRun) and set(run.params) == {"Wx", "Wh", "b", "Wy", "by"}
     assert len(history) == 300 and not history.diverged
     assert history.eval_step == [100, 200, 300]
     assert history.eval["test_mse"][-1] == pytest.approx(mse)
     assert mse < 0.3 * tasks.ADDING_BASELINE_MSE
-    again, mse_again = tasks.train_adding_problem("rnn", **kwargs)
+    again = tasks.train_adding_problem("rnn", **kwargs)
+    mse_again, again = again.test_mse, again.history
     assert mse_again == mse and again.loss == history.loss
 
 
@@ -75,16 +78,17 @@ def test_cells_see_the_same_data_for_the_same_seed():
     assert not np.array_equal(seen["rnn"][0], seen["rnn"][1])  # fresh batch every step
 
 
-def test_lstm_and_return_params():
+def test_lstm_run_holds_history_mse_and_params():
     h, mse, params = tasks.train_adding_problem("lstm", T=5, H=4, steps=20, rng=0,
-                                                test_size=20, return_params=True)
+                                                test_size=20)
     assert len(h) == 20 and math.isfinite(mse)
     assert params["Wx"].shape == (2, 16) and params["Wy"].shape == (4, 1)
 
 
 def test_float32_training_stays_float32():
-    h, mse, params = tasks.train_adding_problem("rnn", T=4, H=4, steps=5, rng=0, test_size=10,
-                                                dtype=np.float32, return_params=True)
+    run = tasks.train_adding_problem("rnn", T=4, H=4, steps=5, rng=0, test_size=10,
+                                     dtype=np.float32)
+    params, mse = run.params, run.test_mse
     assert all(v.dtype == np.float32 for v in params.values())
     assert math.isfinite(mse)
 
@@ -95,17 +99,17 @@ def test_divergence_is_reported_as_infinite_test_mse():
         with np.errstate(over="ignore", invalid="ignore"):
             return tasks.train_adding_problem("rnn", T=6, H=8, steps=200, rng=0, clip=None,
                                               optimizer=SGD(50.0), test_size=10)
-    h, mse = run()
+    h, mse = run()[:2]
     assert h.diverged and mse == math.inf
 
 
 def test_custom_cell_object_is_accepted():
-    h, mse = tasks.train_adding_problem(get_cell("rnn"), T=3, H=2, steps=3, rng=0, test_size=5)
-    assert len(h) == 3
+    run = tasks.train_adding_problem(get_cell("rnn"), T=3, H=2, steps=3, rng=0, test_size=5)
+    assert len(run.history) == 3
 
 
 def test_argument_errors():
-    with pytest.raises(ValueError, match="T is"):
+    with pytest.raises(ValueError, match="T must be at least 2"):
         tasks.train_adding_problem("rnn", T=1, steps=1)
     with pytest.raises(ValueError, match="steps"):
         tasks.train_adding_problem("rnn", T=3, steps=0)

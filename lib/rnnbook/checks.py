@@ -159,6 +159,13 @@ def check_int(name: str, value, minimum: int) -> int:
     return int(value)
 
 
+def check_choice(name: str, value, options):
+    """Return ``value``, or raise when it is not one of ``options``."""
+    if value not in options:
+        raise ValueError(f"{name} is {value!r} but needs one of {tuple(options)}")
+    return value
+
+
 def check_rng(rng) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise ValueError(

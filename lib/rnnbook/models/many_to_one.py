@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnbook.checks import Shapes, check_cache
+from rnnbook.checks import Shapes, check_cache, check_choice
 from rnnbook.nn.cells import cell_names, get_cell
 from rnnbook.nn.init import init_affine
 from rnnbook.nn.layers import affine_backward, affine_forward, mse_loss, softmax_cross_entropy
@@ -45,12 +45,6 @@ POOLS = ("last", "mean", "attention")
 #: Losses of :func:`many_to_one_loss_and_grads`.
 LOSSES = ("mse", "xent")
 _READOUT = ("Wo", "bo")
-
-
-def _check_choice(name, value, options):
-    if value not in options:
-        raise ValueError(f"{name} is {value!r} but needs one of {options}")
-    return value
 
 
 def init_many_to_one(cell, D: int, H: int, K: int, rng, dtype=np.float64,
@@ -73,8 +67,8 @@ def init_many_to_one(cell, D: int, H: int, K: int, rng, dtype=np.float64,
 
     Taught in: Chapter 9, Applications and practice.
     """
-    _check_choice("cell", cell, cell_names())
-    _check_choice("pool", pool, POOLS)
+    check_choice("cell", cell, cell_names())
+    check_choice("pool", pool, POOLS)
     params = dict(get_cell(cell).init(D, H, rng, dtype=dtype))
     readout = init_affine(H, K, rng, dtype=dtype)
     params["Wo"], params["bo"] = readout["W"], readout["b"]
@@ -138,8 +132,8 @@ def many_to_one_forward(cell, params, x, lengths=None, pool="last"):
 
     Taught in: Chapter 9, Applications and practice.
     """
-    _check_choice("cell", cell, cell_names())
-    _check_choice("pool", pool, POOLS)
+    check_choice("cell", cell, cell_names())
+    check_choice("pool", pool, POOLS)
     p = _split(cell, params, pool)
     s = Shapes()
     x = s.check("x", x, ("N", "T", "D"))
@@ -258,7 +252,7 @@ def many_to_one_loss_and_grads(cell, params, x, y, lengths=None, pool="last", lo
 
     Taught in: Chapter 9, Applications and practice.
     """
-    _check_choice("loss", loss, LOSSES)
+    check_choice("loss", loss, LOSSES)
     out, cache = many_to_one_forward(cell, params, x, lengths, pool)
     if loss == "mse":
         value, dout = mse_loss(out, Shapes().check("y", y, out.shape))

@@ -27,8 +27,8 @@ import re
 
 import numpy as np
 
-from rnnbook.checks import Shapes
-from rnnbook.nn import (get_cell, init_affine, length_mask,
+from rnnbook.checks import Shapes, check_ids_below, check_int
+from rnnbook.nn import (get_cell, init_affine, length_mask, one_hot,
                         softmax_cross_entropy, stacked_backward, stacked_forward,
                         temporal_affine_backward, temporal_affine_forward)
 
@@ -41,17 +41,6 @@ __all__ = [
 ]
 
 _KEY = re.compile(r"^l(\d+)\.(?:(fwd|bwd)\.)?(\w+)$")
-
-
-def _check_cell(cell) -> str:
-    """The registered name of ``cell`` (the registry raises on anything else)."""
-    return get_cell(cell).name
-
-
-def _positive(name, value) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} is {value!r} but needs a positive integer")
-    return int(value)
 
 
 def init_tagger(cell, V: int, H: int, C: int, rng, num_layers: int = 1,
@@ -80,9 +69,9 @@ def init_tagger(cell, V: int, H: int, C: int, rng, num_layers: int = 1,
 
     Taught in: Chapter 6, Deep and bidirectional recurrent networks.
     """
-    cell = _check_cell(cell)
-    V, H, C = _positive("V", V), _positive("H", H), _positive("C", C)
-    num_layers = _positive("num_layers", num_layers)
+    cell = get_cell(cell).name
+    V, H, C = check_int("V", V, 1), check_int("H", H, 1), check_int("C", C, 1)
+    num_layers = check_int("num_layers", num_layers, 1)
     width = 2 * H if bidirectional else H
     params = {}
     for layer in range(num_layers):
@@ -110,7 +99,7 @@ def tagger_layers(cell, params) -> tuple[list, bool]:
 
     Taught in: Chapter 6, Deep and bidirectional recurrent networks.
     """
-    cell = _check_cell(cell)
+    cell = get_cell(cell).name
     if not isinstance(params, dict):
         raise ValueError(f"params is a {type(params).__name__} but needs a dict of arrays")
     groups: dict[tuple[int, str | None], dict] = {}
@@ -150,12 +139,6 @@ def tagger_layers(cell, params) -> tuple[list, bool]:
     return layers, bidirectional
 
 
-def _one_hot(x, V, dtype):
-    out = np.zeros(x.shape + (V,), dtype=dtype)
-    np.put_along_axis(out, x[..., None], 1, axis=-1)
-    return out
-
-
 def _check_ids(x, lengths, V):
     s = Shapes()
     x = s.check("x", x, ("N", "T"), dtype="int")
@@ -168,10 +151,7 @@ def _check_ids(x, lengths, V):
             raise ValueError(f"lengths must lie in [0, T] = [0, {T}], got values in "
                              f"[{lengths.min()}, {lengths.max()}]")
         mask = length_mask(lengths, T)
-    real = x[mask]
-    if real.size and (real.min() < 0 or real.max() >= V):
-        bad = real[(real < 0) | (real >= V)][0]
-        raise ValueError(f"x contains id {bad} at a real step, outside [0, V) = [0, {V})")
+    check_ids_below(x[mask], V, "x", " at a real step")
     # Padding may hold any id (-1, say); it is replaced by 0 before the
     # one-hot encoding and the recurrent layers never read it anyway.
     return np.where(mask, x, 0), lengths, mask
@@ -183,7 +163,7 @@ def _forward(cell, params, x, lengths):
     V = np.asarray(first["Wx"]).shape[0]
     x, lengths, mask = _check_ids(x, lengths, V)
     Wy = np.asarray(params["Wy"])
-    e = _one_hot(x, V, Wy.dtype)
+    e = one_hot(x, V, Wy.dtype)
     try:
         h, stack_cache = stacked_forward(cell, e, layers, lengths,
                                          bidirectional=isinstance(layers[0], tuple))

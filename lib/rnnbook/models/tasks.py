@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from typing import NamedTuple
+
 from rnnbook.nn import init as _init
-from rnnbook.checks import Shapes
+from rnnbook.checks import Shapes, check_int
 from rnnbook.datasets import adding_problem
-from rnnbook.nn.cells import Cell, get_cell
+from rnnbook.models.language_model import READOUT_NAMES
+from rnnbook.nn.cells import get_cell
 from rnnbook.nn.layers import affine_backward, affine_forward, mse_loss
 from rnnbook.train.optim import Adam
 from rnnbook.train.loop import History, make_rng, train
@@ -37,14 +40,12 @@ __all__ = [
     "adding_predict",
     "adding_loss_and_grads",
     "adding_mse",
+    "AddingRun",
     "train_adding_problem",
 ]
 
 #: Mean squared error of always predicting 1.0 on the adding problem, Var(U1 + U2) = 2/12.
 ADDING_BASELINE_MSE = 1.0 / 6.0
-
-_READOUT = ("Wy", "by")
-
 
 def init_adding_model(cell, H: int, rng, dtype=np.float64) -> dict:
     """Parameters of a cell with a linear readout, for 2-channel inputs.
@@ -56,14 +57,14 @@ def init_adding_model(cell, H: int, rng, dtype=np.float64) -> dict:
         dtype: float32 or float64.
 
     Returns:
-        dict with the cell's parameters (from its ``init``) plus ``Wy`` (H, 1)
-        and ``by`` (1,).
+        params: dict with the cell's parameters (from its ``init``) plus
+            ``Wy`` (H, 1) and ``by`` (1,).
 
     Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     cell = get_cell(cell)
     params = dict(cell.init(2, H, rng, dtype=dtype))
-    clash = [k for k in _READOUT if k in params]
+    clash = [k for k in READOUT_NAMES if k in params]
     if clash:
         raise ValueError(f"the cell's parameters already use the readout names {clash}")
     readout = _init.init_affine(H, 1, rng, dtype=dtype)
@@ -72,7 +73,7 @@ def init_adding_model(cell, H: int, rng, dtype=np.float64) -> dict:
 
 
 def _cell_params(params: dict) -> dict:
-    return {k: v for k, v in params.items() if k not in _READOUT}
+    return {k: v for k, v in params.items() if k not in READOUT_NAMES}
 
 
 def _check_batch(x, y=None):
@@ -141,7 +142,16 @@ def adding_loss_and_grads(cell, params: dict, batch) -> tuple[float, dict]:
 
 
 def adding_mse(cell, params: dict, x, y) -> float:
-    """Mean squared error of the model on a fixed set ``x`` (N, T, 2), ``y`` (N,).
+    """Mean squared error of the model on a fixed set.
+
+    Args:
+        cell: the cell (name or :class:`~rnnbook.nn.cells.Cell`).
+        params: from :func:`init_adding_model`.
+        x: inputs, (N, T, 2).
+        y: targets, (N,).
+
+    Returns:
+        mse: Python float.
 
     Taught in: Chapter 3, Vanishing and exploding gradients.
     """
@@ -149,11 +159,26 @@ def adding_mse(cell, params: dict, x, y) -> float:
     return float(np.mean((adding_predict(cell, params, x) - y) ** 2))
 
 
+class AddingRun(NamedTuple):
+    """The result of :func:`train_adding_problem`.
+
+    - ``history``: the :class:`rnnbook.train.loop.History` of the run.
+    - ``test_mse``: Python float, MSE on the test set after training
+      (compare with :data:`ADDING_BASELINE_MSE`); inf if training diverged.
+    - ``params``: the trained parameter dict.
+
+    Taught in: Chapter 3, Vanishing and exploding gradients.
+    """
+
+    history: History
+    test_mse: float
+    params: dict
+
+
 def train_adding_problem(cell="rnn", T: int = 50, H: int = 32, steps: int = 500, rng=0, *,
                          batch_size: int = 32, lr: float = 1e-2, clip: float | None = 1.0,
                          optimizer=None, test_size: int = 500, eval_every: int | None = None,
-                         dtype=np.float64, progress: bool = False,
-                         return_params: bool = False):
+                         dtype=np.float64, progress: bool = False) -> AddingRun:
     """Train a recurrent cell with a linear readout on the adding problem.
 
     Every training step draws a fresh batch, so there is no overfitting to
@@ -178,21 +203,18 @@ def train_adding_problem(cell="rnn", T: int = 50, H: int = 32, steps: int = 500,
             ``history.eval["test_mse"]``); ``None`` evaluates at the end only.
         dtype: float32 or float64.
         progress: show a progress bar.
-        return_params: also return the trained parameter dict.
 
     Returns:
-        history: the :class:`rnnbook.train.loop.History` of the run.
-        test_mse: Python float, MSE on the test set after training (compare
-            with :data:`ADDING_BASELINE_MSE`); inf if training diverged.
-        params: only when ``return_params`` is true, as a third element.
+        run: :class:`AddingRun` with the ``history``, the final ``test_mse``
+            and the trained ``params``.
 
     Taught in: Chapter 3, Vanishing and exploding gradients.
     """
     cell = get_cell(cell)
-    for name, value in (("T", T), ("H", H), ("steps", steps), ("batch_size", batch_size),
-                        ("test_size", test_size)):
-        if isinstance(value, bool) or int(value) != value or value < (2 if name == "T" else 1):
-            raise ValueError(f"{name} is {value!r} but needs an integer >= {2 if name == 'T' else 1}")
+    T = check_int("T", T, 2)
+    H, steps = check_int("H", H, 1), check_int("steps", steps, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
+    test_size = check_int("test_size", test_size, 1)
     init_rng, data_rng, test_rng = make_rng(rng).spawn(3)
     params = init_adding_model(cell, H, init_rng, dtype=dtype)
     x_test, y_test = adding_problem(test_size, T, test_rng)
@@ -216,6 +238,4 @@ def train_adding_problem(cell="rnn", T: int = 50, H: int = 32, steps: int = 500,
     # train() evaluates once more after the last step, so the final test
     # MSE is already recorded; a diverged run has no meaningful one.
     test_mse = float("inf") if history.diverged else history.eval["test_mse"][-1]
-    if return_params:
-        return history, test_mse, params
-    return history, test_mse
+    return AddingRun(history, test_mse, params)

@@ -27,7 +27,9 @@ import numpy as np
 
 from rnnbook.checks import Shapes, check_cell_params
 from rnnbook.nn import init as _init
-from rnnbook.nn.gru import gru_step_backward, gru_step_forward
+from rnnbook.nn.gru import (gru_original_backward, gru_original_forward,
+                            gru_original_step_backward, gru_original_step_forward,
+                            gru_step_backward, gru_step_forward)
 from rnnbook.nn.kernels import (gru_backward_fast, gru_forward_fast, lstm_backward_fast,
                                 lstm_forward_fast, rnn_backward_fast, rnn_forward_fast)
 from rnnbook.nn.lstm import lstm_step_backward, lstm_step_forward
@@ -271,8 +273,9 @@ def get_cell(cell) -> Cell:
     """The registered :class:`Cell` of a name; a ``Cell`` is passed through.
 
     Args:
-        cell: a name from :func:`cell_names` (``"rnn"``, ``"lstm"``, ``"gru"``
-            and any registered later; any case) or a :class:`Cell`.
+        cell: a name from :func:`cell_names` (``"rnn"``, ``"lstm"``, ``"gru"``,
+            ``"gru-original"`` for Cho et al.'s GRU, and any registered later;
+            any case) or a :class:`Cell`.
 
     Returns:
         cell: the matching :class:`Cell`.
@@ -291,4 +294,11 @@ register_cell(one_state_cell("rnn", _init.init_rnn, ("Wx", "Wh", "b"), rnn_step_
 register_cell(_lstm_cell())
 register_cell(one_state_cell("gru", _init.init_gru, ("Wx", "Wh", "bx", "bh"), gru_step_forward,
                              gru_step_backward, gru_forward_fast, gru_backward_fast,
+                             gate_names=tuple(name for name, _ in GRU_GATES)))
+# Cho et al.'s GRU, with the reset gate applied before the recurrent product,
+# on the same parameter dict and initialisation as the GRU above, so that
+# chapter 5 can train the two formulations under the same budget.
+register_cell(one_state_cell("gru-original", _init.init_gru, ("Wx", "Wh", "bx", "bh"),
+                             gru_original_step_forward, gru_original_step_backward,
+                             gru_original_forward, gru_original_backward,
                              gate_names=tuple(name for name, _ in GRU_GATES)))

@@ -14,12 +14,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnbook.checks import Shapes, check_cache, check_ids_below, check_upstream
+from rnnbook.checks import (Shapes, check_cache, check_ids_below, check_int,
+                            check_upstream)
 from rnnbook.nn.activations import log_softmax
 
 __all__ = [
     "embedding_forward",
     "embedding_backward",
+    "one_hot",
     "affine_forward",
     "affine_backward",
     "temporal_affine_forward",
@@ -45,6 +47,30 @@ class TemporalAffineCache(NamedTuple):
 
 
 # -- embedding ------------------------------------------------------------------
+def one_hot(ids, V: int, dtype=np.float64) -> np.ndarray:
+    """One-hot encoding of integer ids: the embedding by an identity matrix.
+
+    Args:
+        ids: integer array of any shape, e.g. (N, T); each entry in [0, V).
+        V: vocabulary size.
+        dtype: float dtype of the result.
+
+    Returns:
+        out: array of shape ``ids.shape + (V,)`` with ``out[..., i] = 1``
+            where ``ids == i`` and 0 elsewhere.
+
+    Taught in: Chapter 2, Backpropagation through time.
+    """
+    ids = np.asarray(ids)
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise ValueError(f"ids has dtype {ids.dtype} but needs an integer dtype")
+    V = check_int("V", V, 1)
+    check_ids_below(ids, V)
+    out = np.zeros(ids.shape + (V,), dtype=dtype)
+    np.put_along_axis(out, ids[..., None], 1, axis=-1)
+    return out
+
+
 
 def embedding_forward(idx, W):
     """Look up one row of ``W`` per token id.
