@@ -75,23 +75,20 @@ EMBEDDING_NAME = "E"
 class LMCache(NamedTuple):
     """What :func:`lm_loss_and_grads` keeps from :func:`lm_forward`.
 
-    - ``cell``: the :class:`~rnnbook.nn.cells.Cell` that ran.
-    - ``embedding``: the embedding cache at the word level, None at the
-      character level.
-    - ``states``: every state at every step, a tuple of (N, T, H) arrays in
-      the order of ``cell.state_names``; ``states[0]`` holds the hidden
-      states h.
-    - ``cell_cache``: the cell's sequence cache (for the LSTM it also holds
-      the gates ``i``, ``f``, ``g``, ``o`` and the cell states ``c``).
-    - ``readout``: the cache of the temporal affine readout.
-
     Taught in: Chapter 2, Backpropagation through time.
     """
 
+    #: the :class:`~rnnbook.nn.cells.Cell` that ran.
     cell: Cell
+    #: the embedding cache at the word level, None at the character level.
     embedding: object
+    #: every state at every step, a tuple of (N, T, H) arrays in the order of
+    #: ``cell.state_names``; ``states[0]`` holds the hidden states h.
     states: tuple
+    #: the cell's sequence cache (for the LSTM it also holds the gates ``i``, ``f``,
+    #: ``g``, ``o`` and the cell states ``c``).
     cell_cache: object
+    #: the cache of the temporal affine readout.
     readout: object
 
     @property
@@ -507,13 +504,12 @@ class CarriedStateStep:
 class CharModelRun(NamedTuple):
     """The result of :func:`train_char_model`.
 
-    - ``history``: the :class:`rnnbook.train.loop.History` of the run.
-    - ``params``: the trained parameter dict.
-
     Taught in: Chapter 5, Gated recurrent units.
     """
 
+    #: the :class:`rnnbook.train.loop.History` of the run.
     history: History
+    #: the trained parameter dict.
     params: dict
 
 

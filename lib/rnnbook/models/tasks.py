@@ -162,16 +162,15 @@ def adding_mse(cell, params: dict, x, y) -> float:
 class AddingRun(NamedTuple):
     """The result of :func:`train_adding_problem`.
 
-    - ``history``: the :class:`rnnbook.train.loop.History` of the run.
-    - ``test_mse``: Python float, MSE on the test set after training
-      (compare with :data:`ADDING_BASELINE_MSE`); inf if training diverged.
-    - ``params``: the trained parameter dict.
-
     Taught in: Chapter 3, Vanishing and exploding gradients.
     """
 
+    #: the :class:`rnnbook.train.loop.History` of the run.
     history: History
+    #: Python float, MSE on the test set after training (compare with
+    #: :data:`ADDING_BASELINE_MSE`); inf if training diverged.
     test_mse: float
+    #: the trained parameter dict.
     params: dict
 
 
