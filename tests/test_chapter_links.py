@@ -42,8 +42,12 @@ def public_names() -> dict[str, str]:
         if info.name.rsplit(".", 1)[-1].startswith("_"):
             continue
         module = importlib.import_module(info.name)
+        # The API page documents a module's __all__ (autodoc), so only those link.
+        exported = getattr(module, "__all__", None)
         for name, obj in vars(module).items():
             if name.startswith("_") or not (inspect.isfunction(obj) or inspect.isclass(obj)):
+                continue
+            if exported is not None and name not in exported:
                 continue
             if obj.__module__ == info.name:
                 where.setdefault(name, set()).add(info.name)
