@@ -131,7 +131,11 @@ def test_no_reference_implementation_of_a_graded_function(bundle):
     # Every graded question's function is among those cut out.
     cut = {n for names in release_mod.released_blocked().values() for n in names}
     assert set(QUESTIONS) <= cut
-    assert checked >= len(QUESTIONS) - 2  # a short function may have no 3-line window
+    # A short function may have no 3-line window: rnn_step_forward is one line
+    # of maths, and lstm_backward and greedy_decode hand over to
+    # lstm_backward_full and beam_search, which are cut out too (checked above).
+    assert {"lstm_backward_full", "beam_search"} <= cut
+    assert checked >= len(QUESTIONS) - 3
 
 
 VALIDATION = ("check", "Shapes", "raise ", "ValueError", "return ", '"""', "f\"")

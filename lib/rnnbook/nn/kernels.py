@@ -30,7 +30,7 @@ from rnnbook.checks import (Shapes, check_cache, check_cell_inputs, check_cell_p
 from rnnbook.nn.activations import sigmoid, tanh
 from rnnbook.nn.gru import gru_gate_gradients
 from rnnbook.nn.records import (GRU_GATES, LSTM_GATES, CellGrads, GateViews, GRUGrads,
-                                LSTMFullGrads, SequenceCache)
+                                LSTMFullGrads, SequenceCache, batch_first_view)
 
 __all__ = [
     "RNNKernelCache", "rnn_forward_fast", "rnn_backward_fast",
@@ -131,12 +131,6 @@ def rnn_backward_fast(dh, cache):
 # LSTM
 # --------------------------------------------------------------------------
 
-def _batch_first(name: str, what: str, skip: int = 0) -> property:
-    # A batch-first view of a time-major field, from step ``skip`` on.
-    return property(lambda self: getattr(self, name)[skip:].transpose(1, 0, 2),
-                    doc=f"{what}, a batch-first view of ``{name}``.")
-
-
 @dataclass
 class LSTMKernelCache(GateViews, gates=LSTM_GATES):
     """What :func:`lstm_backward_fast` needs from :func:`lstm_forward_fast`, and the
@@ -176,9 +170,9 @@ class LSTMKernelCache(GateViews, gates=LSTM_GATES):
     tanh_cs: np.ndarray
     gates_tm: np.ndarray
 
-    c = _batch_first("cs", "Cell state after every step, (N, T, H)", skip=1)
-    tanh_c = _batch_first("tanh_cs", "``tanh(c)`` of every step, (N, T, H)")
-    gates = _batch_first("gates_tm", "Gate activations of every step, (N, T, 4H)")
+    c = batch_first_view("cs", "Cell state after every step, (N, T, H)", skip=1)
+    tanh_c = batch_first_view("tanh_cs", "``tanh(c)`` of every step, (N, T, H)")
+    gates = batch_first_view("gates_tm", "Gate activations of every step, (N, T, 4H)")
 
 
 def lstm_forward_fast(x, h0, Wx, Wh, b, c0=None):

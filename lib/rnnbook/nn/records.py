@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = ["LSTM_GATES", "GRU_GATES", "GateViews", "StepViews", "SequenceCache",
-           "CellGrads", "LSTMFullGrads", "GRUGrads"]
+           "batch_first_view", "CellGrads", "LSTMFullGrads", "GRUGrads"]
 
 #: The LSTM's gate blocks in the order of its weight columns (PyTorch's order).
 LSTM_GATES = (("i", "Input gate"), ("f", "Forget gate"),
@@ -36,6 +36,28 @@ LSTM_GATES = (("i", "Input gate"), ("f", "Forget gate"),
 
 #: The GRU's gate blocks in the order of its weight columns (PyTorch's order).
 GRU_GATES = (("r", "Reset gate"), ("z", "Update gate"), ("n", "Candidate state"))
+
+
+def batch_first_view(name: str, what: str, skip: int = 0) -> property:
+    """A read-only property: the batch-first view of a time-major cache field.
+
+    The fast kernels store states time-major, (T, N, H), so that each step
+    works on contiguous memory; readers and the readable caches index them
+    batch-first, (N, T, H). The property gives that view without a copy.
+
+    Args:
+        name: the time-major field, e.g. ``"cs"``, (T', N, H).
+        what: the first words of the property's docstring.
+        skip: leading steps of the field to leave out (1 for a field that
+            starts with the initial state).
+
+    Returns:
+        view: a property whose value is ``field[skip:].transpose(1, 0, 2)``.
+
+    Taught in: Chapter 4, Long short-term memory.
+    """
+    return property(lambda self: getattr(self, name)[skip:].transpose(1, 0, 2),
+                    doc=f"{what}, a batch-first view of ``{name}``.")
 
 
 def _gate_view(k: int, n_gates: int, what: str) -> property:
