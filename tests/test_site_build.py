@@ -825,10 +825,16 @@ def check_page(browser, html_dir: Path, base_url: str, page_file: Path, *,
         context.close()
 
     # The same page on a phone: the navigation must be reachable there too.
-    context = local_context(browser, report.external_requests, timeout_ms, width=PHONE)
-    page = context.new_page()
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: console_error(f"uncaught exception: {error}"))
+    def open_again(**options):
+        # The page in another browser context (a phone's width, the dark theme),
+        # reporting console errors like the first visit.
+        context = local_context(browser, report.external_requests, timeout_ms, **options)
+        page = context.new_page()
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: console_error(f"uncaught exception: {error}"))
+        return context, page
+
+    context, page = open_again(width=PHONE)
     try:
         page.goto(base_url + rel, wait_until="load")
         if is_chapter:
@@ -847,10 +853,7 @@ def check_page(browser, html_dir: Path, base_url: str, page_file: Path, *,
 
     if is_chapter:
         # In dark mode the figures are shown as drawn, not dimmed by a filter.
-        context = local_context(browser, report.external_requests, timeout_ms, dark=True)
-        page = context.new_page()
-        page.on("console", on_console)
-        page.on("pageerror", lambda error: console_error(f"uncaught exception: {error}"))
+        context, page = open_again(dark=True)
         try:
             page.goto(base_url + rel, wait_until="load")
             if page.evaluate("document.documentElement.dataset.theme") != "dark":
