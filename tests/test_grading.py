@@ -152,14 +152,19 @@ except Exception as exc:
     print("could not load the source:", exc)
 '''
 
-COPY_SOLUTIONS = f'''
+def copy_solution_code(notebook: str, marker: str = "def ") -> str:
+    """A cheat's cell: run the code cells of a solution notebook that contain ``marker``."""
+    return f'''
 import json
 code = []
-for cell in json.load(open({str(SOLUTIONS / "01_rnn_forward.ipynb")!r}))["cells"]:
-    if cell["cell_type"] == "code" and "def " in "".join(cell["source"]):
+for cell in json.load(open({str(SOLUTIONS / notebook)!r}))["cells"]:
+    if cell["cell_type"] == "code" and {marker!r} in "".join(cell["source"]):
         code.append("".join(cell["source"]))
 exec("\\n".join(code))
 '''
+
+
+COPY_SOLUTIONS = copy_solution_code("01_rnn_forward.ipynb")
 
 # Root inside the sandbox tries to remove the covers before copying.
 UNMOUNT_THEN_COPY = f'''

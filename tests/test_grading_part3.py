@@ -29,8 +29,8 @@ from rnnbook.grading import references
 from rnnbook.grading.questions import EXERCISES, QUESTIONS
 from rnnbook.grading.sandbox import PACKAGE_DIR, build_stub_package
 from rnnbook.grading.selfcheck import BLOCKED, blocked_for
-from test_grading import (SANDBOX, SOLUTIONS, add_cell, edit, exercise, kernel_processes,
-                          plain, solution)
+from test_grading import (SANDBOX, SOLUTIONS, add_cell, copy_solution_code, edit, exercise,
+                          kernel_processes, plain, solution)
 
 PART_III = ["06_bidirectional", "07_beam_search", "08_attention"]
 
@@ -310,14 +310,7 @@ except Exception as exc:
     print("could not load the source:", exc)
 '''
 
-COPY_SOLUTION_BEAM = f'''
-import json
-code = []
-for cell in json.load(open({str(SOLUTIONS / "07_beam_search.ipynb")!r}))["cells"]:
-    if cell["cell_type"] == "code" and "def beam_search" in "".join(cell["source"]):
-        code.append("".join(cell["source"]))
-exec("\\n".join(code))
-'''
+COPY_SOLUTION_BEAM = copy_solution_code("07_beam_search.ipynb", "def beam_search")
 
 # An exercise 1 notebook graded in the same run as exercise 6: the RNN that
 # exercise 6 gives stays blocked for exercise 1, directly and through the
