@@ -92,8 +92,13 @@ lab: $(STAMP) $(KERNEL_CONFIG)
 	@echo "Open book/ for the chapters and exercises/ for the exercises."
 	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(LAB_ROOT_FLAG)
 
+# Some machines pin OpenBLAS to older kernels through OPENBLAS_CORETYPE and
+# OPENBLAS_L2_SIZE (older OpenBLAS builds misbehave on their processors). The
+# benchmark clears both for its own run alone, so that numpy's OpenBLAS uses
+# the kernels it picks for the processor, as PyTorch does; the tests and the
+# book keep the machine's settings. The script prints the kernels it ran.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/cell_benchmark.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python benchmarks/cell_benchmark.py
 
 # The student notebooks are generated from the solutions, never edited by hand.
 exercises: $(STAMP)

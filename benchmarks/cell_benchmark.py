@@ -23,7 +23,9 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import statistics
+import subprocess
 import sys
 import time
 from functools import partial
@@ -56,6 +58,17 @@ from rnnbook.nn.rnn import rnn_backward, rnn_forward  # noqa: E402
 SHAPES = [(32, 50, 64, 128), (64, 100, 128, 256), (16, 200, 32, 64)]
 QUICK_SHAPES = [(8, 20, 16, 32)]
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def openblas_core():
+    """The kernels numpy's OpenBLAS runs in this environment (it says so when verbose)."""
+    env = dict(os.environ, OPENBLAS_VERBOSE="2")
+    out = subprocess.run([sys.executable, "-c", "import numpy"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    match = re.search(r"Core:\s*(\w+)", out.stdout + out.stderr)
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    name = match.group(1) if match else "unknown"
+    return name + (f", set by OPENBLAS_CORETYPE={forced}" if forced else ", its own choice")
 
 
 def make_problem(cell, N, T, D, H, seed=0):
@@ -193,7 +206,8 @@ def main():
     else:
         torch.set_num_threads(THREADS)
 
-    print(f"numpy {np.__version__}" + (f", torch {torch.__version__}" if torch else "")
+    print(f"numpy {np.__version__} (OpenBLAS kernels: {openblas_core()})"
+          + (f", torch {torch.__version__}" if torch else "")
           + f", {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
           + f", {THREADS} threads each"
           + (f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""))

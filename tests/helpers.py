@@ -52,7 +52,13 @@ def assert_gradients(forward, inputs, analytic, dout):
     for name, grad in analytic.items():
         num = numerical_gradient(lambda _: forward(**inputs), inputs[name], dout)
         err = rel_error(grad, num)
-        assert err < 1e-7, f"d{name}: relative error {err:.2e}"
+        # A gradient near zero (a saturated tanh, a tiny weight) has a large
+        # relative error from round-off alone: the centred difference is off
+        # by about eps * |f| / h = 1e-10 whatever the gradient's size. Such a
+        # gradient passes when it is that close in absolute terms.
+        abs_err = float(np.max(np.abs(grad - num), initial=0.0))
+        assert err < 1e-7 or abs_err < 1e-9, \
+            f"d{name}: relative error {err:.2e}, absolute error {abs_err:.2e}"
 
 
 def _five_point(f, x, idx, h):

@@ -8,6 +8,10 @@ must give the same outputs and every gradient to float64 precision.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -229,3 +233,42 @@ def test_kernels_leave_the_upstream_gradients_alone(N, T):
         cell.backward(dseqs, cache)
         for d, b in zip(dseqs, before):
             np.testing.assert_array_equal(d, b, err_msg=name)
+
+
+_FAULTS_PROBE = """
+import os, resource, sys
+import numpy as np
+from rnnbook.nn.kernels import lstm_backward_fast, lstm_forward_fast
+rng = np.random.default_rng(0)
+N, T, D, H = 16, 100, 32, 64
+x = rng.standard_normal((N, T, D))
+h0 = np.zeros((N, H))
+Wx, Wh = 0.1 * rng.standard_normal((D, 4 * H)), 0.1 * rng.standard_normal((H, 4 * H))
+b, dh = np.zeros(4 * H), rng.standard_normal((N, T, H))
+def step():
+    h, cache = lstm_forward_fast(x, h0, Wx, Wh, b)
+    lstm_backward_fast(dh, cache)
+for _ in range(3):
+    step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(10):
+    step()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+@pytest.mark.parametrize("setting", ["tune", "default"])
+def test_repeated_passes_reuse_freed_memory_instead_of_faulting_pages_in(setting):
+    # Importing the kernels raises glibc's thresholds, so that the large arrays
+    # of one pass reuse the memory the previous pass freed. Without it (the
+    # control, RNNBOOK_MALLOC=default) each pass faults every page of its
+    # arrays in again: about 6 MB here, some 1500 faults.
+    env = dict(os.environ, RNNBOOK_MALLOC=setting)
+    out = subprocess.run([sys.executable, "-c", _FAULTS_PROBE], env=env, text=True,
+                         capture_output=True, timeout=120, check=True)
+    faults = float(out.stdout.split()[-1])
+    if setting == "tune":
+        assert faults < 20, faults
+    else:
+        assert faults > 200, faults

@@ -17,6 +17,12 @@ The LSTM backward kernel takes a gradient for the cell state at every step
 (``dc``, like ``dh``) and returns the gradient of ``c0``, so that a masked
 layer can place the gradient of each sequence's final cell state at that
 sequence's own last step and run one backward pass.
+
+Importing this module tunes the C library's memory allocator (glibc on
+Linux) so that large freed arrays are reused instead of handed back to the
+operating system, which saves a page fault per 4 KiB of every new array;
+set the environment variable ``RNNBOOK_MALLOC=default`` before the import
+to keep the C library's own settings.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import numpy as np
 
 from rnnbook.checks import (Shapes, check_cache, check_cell_inputs, check_cell_params,
                             check_upstream)
+# Imported for its effect: it tunes the C library's allocator (module docstring).
+from rnnbook.nn import _memory  # noqa: F401
 from rnnbook.nn.activations import sigmoid, tanh
 from rnnbook.nn.gru import gru_gate_gradients
 from rnnbook.nn.records import (GRU_GATES, LSTM_GATES, CellGrads, GateViews, GRUGrads,
@@ -47,12 +55,38 @@ __all__ = [
 class RNNKernelCache(SequenceCache):
     """What :func:`rnn_backward_fast` needs from :func:`rnn_forward_fast`.
 
-    The tanh RNN needs no more than the arrays of every
-    :class:`~rnnbook.nn.records.SequenceCache`: ``x`` (N, T, D), ``h0``
-    (N, H), ``Wx`` (D, H), ``Wh`` (H, H) and the hidden states ``h`` (N, T, H).
+    The arrays of every :class:`~rnnbook.nn.records.SequenceCache` come
+    first (``x`` (N, T, D), ``h0`` (N, H), ``Wx`` (D, H), ``Wh`` (H, H) and the
+    hidden states ``h`` (N, T, H)), then:
+
+    Attributes:
+        xh_tm: the rows ``[x_t | 1 | h_{t-1}]`` of every step, time-major,
+            (T + 1, N, D + 1 + H), as in :class:`LSTMKernelCache`.
 
     Taught in: Chapter 2, Backpropagation through time.
     """
+
+    xh_tm: np.ndarray
+
+
+def _stacked_rows(x, h0, H):
+    """The time-major rows ``[x_t | 1 | h_{t-1}]`` the fast kernels keep, (T + 1, N, D + 1 + H).
+
+    For every step t the row holds the inputs, a one for the bias, and the
+    hidden state the step reads; the kernels write the states into the last
+    H columns (``h0`` is there already, at t = 0). One product of these rows
+    with the input weights stacked on the bias gives every input projection
+    with its bias, and in the backward pass one product of the same rows with
+    the pre-activation gradients gives dWx, db and dWh at once: two products
+    instead of four plus two passes over large arrays.
+    """
+    N, T, D = x.shape
+    xh = np.empty((T + 1, N, D + 1 + H), dtype=x.dtype)
+    xh[:T, :, :D] = x.transpose(1, 0, 2)
+    xh[:, :, D] = 1
+    xh[T, :, :D] = 0
+    xh[0, :, D + 1:] = h0
+    return xh
 
 
 def rnn_forward_fast(x, h0, Wx, Wh, b):
@@ -77,15 +111,19 @@ def rnn_forward_fast(x, h0, Wx, Wh, b):
     x, h0 = check_cell_inputs(s, x, h0=h0)
     N, T, D, H = s["N"], s["T"], s["D"], s["H"]
 
-    # The input projections do not depend on the recurrence: one (N*T, D) x (D, H)
-    # product replaces T small ones.
-    xw = (x.reshape(N * T, D) @ Wx).reshape(N, T, H) + b
-    h = np.empty((N, T, H), dtype=x.dtype)
-    h_prev = h0
+    # The input projections do not depend on the recurrence: one product for
+    # all steps, time-major so that each step's slice is contiguous.
+    xh = _stacked_rows(x, h0, H)
+    hs = xh[:, :, D + 1:]  # hs[t] is the state before step t
+    a = (xh[:T, :, :D + 1].reshape(T * N, D + 1) @ np.vstack((Wx, b))).reshape(T, N, H)
+    hWh = np.empty((N, H), dtype=x.dtype)
+    a_at, h_at = list(a), list(hs)
     for t in range(T):
-        h[:, t] = tanh(xw[:, t] + h_prev @ Wh)
-        h_prev = h[:, t]
-    return h, RNNKernelCache(x, h0, Wx, Wh, h)
+        np.matmul(h_at[t], Wh, out=hWh)
+        a_at[t] += hWh
+        np.tanh(a_at[t], out=h_at[t + 1])
+    h = np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
+    return h, RNNKernelCache(x, h0, Wx, Wh, h, xh)
 
 
 def rnn_backward_fast(dh, cache):
@@ -108,23 +146,27 @@ def rnn_backward_fast(dh, cache):
     N, T, H = c.h.shape
     D = c.x.shape[2]
 
+    # tanh' = 1 - h**2 for all steps at once, time-major like everything below.
+    da = np.square(c.xh_tm[1:, :, D + 1:])  # becomes the pre-activation gradients
+    np.subtract(1, da, out=da)
     # Only this loop is sequential: the gradient reaching step t from step
     # t + 1 needs the pre-activation gradient of step t + 1.
-    da = np.empty_like(c.h)  # gradient w.r.t. the pre-activation of every step
+    dh_tm = np.ascontiguousarray(dh.transpose(1, 0, 2))
     dh_next = np.zeros((N, H), dtype=c.h.dtype)
+    dh_t = np.empty_like(dh_next)
+    Wh_T = np.ascontiguousarray(c.Wh.T)
+    da_at, dh_at = list(da), list(dh_tm)
     for t in range(T - 1, -1, -1):
-        h_t = c.h[:, t]
-        da[:, t] = (dh[:, t] + dh_next) * (1 - h_t * h_t)
-        dh_next = da[:, t] @ c.Wh.T
+        np.add(dh_at[t], dh_next, out=dh_t)
+        da_at[t] *= dh_t
+        np.matmul(da_at[t], Wh_T, out=dh_next)
 
-    # Every weight gradient is a sum over steps, i.e. one product over N*T rows.
-    da2 = da.reshape(N * T, H)
-    h_prev = c.h_prev.reshape(N * T, H)
-    dx = (da2 @ c.Wx.T).reshape(N, T, D)
-    dWx = c.x.reshape(N * T, D).T @ da2
-    dWh = h_prev.T @ da2
-    db = da2.sum(axis=0)
-    return CellGrads(dx, dh_next, dWx, dWh, db)
+    # Every weight gradient is a sum over steps: one product over T*N rows
+    # with the rows [x_t | 1 | h_{t-1}] gives dWx, db and dWh stacked.
+    da2 = da.reshape(T * N, H)
+    dx = np.ascontiguousarray((da2 @ c.Wx.T).reshape(T, N, D).transpose(1, 0, 2))
+    dW = c.xh_tm[:T].reshape(T * N, D + 1 + H).T @ da2
+    return CellGrads(dx, dh_next, dW[:D], dW[D + 1:], dW[D])
 
 
 # --------------------------------------------------------------------------
@@ -151,6 +193,8 @@ class LSTMKernelCache(GateViews, gates=LSTM_GATES):
         cs: ``c0`` followed by every cell state, time-major, (T + 1, N, H).
         tanh_cs: ``tanh`` of every cell state, time-major, (T, N, H).
         gates_tm: gate activations, time-major, (T, N, 4H), blocks [i | f | g | o].
+        xh_tm: the rows ``[x_t | 1 | h_{t-1}]`` of every step, time-major,
+            (T + 1, N, D + 1 + H); ``hs`` is a view of its last H columns.
 
     Batch-first views (read them, do not write to them) as properties:
     ``c`` and ``tanh_c`` (N, T, H), ``gates`` (N, T, 4H), and one view per
@@ -169,6 +213,7 @@ class LSTMKernelCache(GateViews, gates=LSTM_GATES):
     cs: np.ndarray
     tanh_cs: np.ndarray
     gates_tm: np.ndarray
+    xh_tm: np.ndarray
 
     c = batch_first_view("cs", "Cell state after every step, (N, T, H)", skip=1)
     tanh_c = batch_first_view("tanh_cs", "``tanh(c)`` of every step, (N, T, H)")
@@ -209,41 +254,55 @@ def lstm_forward_fast(x, h0, Wx, Wh, b, c0=None):
     # as rnnbook.nn.activations.sigmoid, and several times faster than calling
     # that on three slices, which allocates temporaries at every step.
     # Scaling by 1/2 is exact in binary floating point, so it is folded into
-    # the parameters once, before the loop.
+    # the parameters once, before the loop. The scale and shift are full
+    # (N, 4H) rows because numpy multiplies two equal shapes faster than it
+    # broadcasts one row over N.
     scale = np.full(4 * H, 0.5, dtype=dtype)
     scale[2 * H:3 * H] = 1
-    shift = 1 - scale
+    scale_rows = np.broadcast_to(scale, (N, 4 * H)).copy()
+    shift_rows = 1 - scale_rows
 
-    # All input projections in one product, computed time-major (T, N, 4H)
-    # so that each step's slice is contiguous. The result then serves as the
-    # gate array: step t adds its recurrent term and activates it in place.
-    x_tm = x.transpose(1, 0, 2).reshape(T * N, D)
-    gates = (x_tm @ (Wx * scale)).reshape(T, N, 4 * H)
-    gates += b * scale
+    # The rows [x_t | 1 | h_{t-1}] of every step (see _stacked_rows): the input
+    # projections with their bias are one product, and hs is a view of the
+    # states' columns.
+    xh = _stacked_rows(x, h0, H)
+    hs = xh[:, :, D + 1:]
+    W1 = np.empty((D + 1, 4 * H), dtype=dtype)
+    np.multiply(Wx, scale, out=W1[:D])
+    np.multiply(b, scale, out=W1[D])
+    # The input projections, time-major (T, N, 4H) so that each step's slice
+    # is contiguous. The result then serves as the gate array: step t adds
+    # its recurrent term and activates it in place.
+    gates = (xh[:T, :, :D + 1].reshape(T * N, D + 1) @ W1).reshape(T, N, 4 * H)
     Wh_scaled = Wh * scale
     # hs[t] and cs[t] are the states *before* step t: index 0 holds h0, c0.
-    hs = np.empty((T + 1, N, H), dtype=dtype)
     cs = np.empty((T + 1, N, H), dtype=dtype)
-    hs[0], cs[0] = h0, c0
+    cs[0] = c0
     tanh_cs = np.empty((T, N, H), dtype=dtype)
     hWh = np.empty((N, 4 * H), dtype=dtype)
     ig = np.empty((N, H), dtype=dtype)
+    # The views every step reads and writes, made in bulk before the loop: at
+    # small sizes indexing an array once per view and step costs more than
+    # some of the arithmetic.
+    rows, h_at, c_at, tanh_c_at = list(gates), list(hs), list(cs), list(tanh_cs)
+    G = gates.reshape(T, N, 4, H)
+    i_at, f_at, g_at, o_at = (list(G[:, :, k]) for k in range(4))
     for t in range(T):
-        a = gates[t]
-        np.matmul(hs[t], Wh_scaled, out=hWh)
+        a = rows[t]
+        np.matmul(h_at[t], Wh_scaled, out=hWh)
         a += hWh
         np.tanh(a, out=a)
-        a *= scale
-        a += shift
-        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        np.multiply(f, cs[t], out=cs[t + 1])
-        np.multiply(i, g, out=ig)
-        cs[t + 1] += ig
-        np.tanh(cs[t + 1], out=tanh_cs[t])
-        np.multiply(o, tanh_cs[t], out=hs[t + 1])
+        a *= scale_rows
+        a += shift_rows
+        c = c_at[t + 1]
+        np.multiply(f_at[t], c_at[t], out=c)
+        np.multiply(i_at[t], g_at[t], out=ig)
+        c += ig
+        np.tanh(c, out=tanh_c_at[t])
+        np.multiply(o_at[t], tanh_c_at[t], out=h_at[t + 1])
     # The returned states are batch-first and contiguous, like every input.
     h = np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
-    return h, LSTMKernelCache(x, h0, c0, Wx, Wh, h, hs, cs, tanh_cs, gates)
+    return h, LSTMKernelCache(x, h0, c0, Wx, Wh, h, hs, cs, tanh_cs, gates, xh)
 
 
 # Elements of the derivative-factor array processed per block in lstm_backward_fast
@@ -327,29 +386,34 @@ def lstm_backward_fast(dh, cache, dc=None):
     dh_next = np.zeros((N, H), dtype=dtype)
     dc_next = np.zeros((N, H), dtype=dtype)
     Wh_T = np.ascontiguousarray(k.Wh.T)
+    # Per-step views made in bulk, as in the forward kernel.
+    dh_at, da_at = list(dh_tm), list(da.reshape(T, N, 4 * H))
+    ifg_at, o_at, f_at = list(P[:, :, :3]), list(P[:, :, 3]), list(G[:, :, 1])
+    dc_from_h_at = list(dc_from_h)
+    dc_t_by_gate = dc_t[:, None, :]  # dc_t broadcast over the blocks i, f, g
     for stop in range(T, 0, -block):
         start = max(0, stop - block)
         _lstm_local_factors(G[start:stop], k.cs[start:stop], k.tanh_cs[start:stop],
                             P[start:stop], dc_from_h[:stop - start])
         for t in range(stop - 1, start - 1, -1):
-            np.add(dh_tm[t], dh_next, out=dh_t)
-            np.multiply(dh_t, dc_from_h[t - start], out=dc_t)
+            np.add(dh_at[t], dh_next, out=dh_t)
+            np.multiply(dh_t, dc_from_h_at[t - start], out=dc_t)
             dc_t += dc_next
             if dc_tm is not None:
                 dc_t += dc_tm[t]
-            np.multiply(dc_t[:, None, :], P[t, :, :3], out=da[t, :, :3])
-            np.multiply(dh_t, P[t, :, 3], out=da[t, :, 3])
-            np.multiply(dc_t, G[t, :, 1], out=dc_next)  # through c = f * c_prev + ...
-            np.matmul(da[t].reshape(N, 4 * H), Wh_T, out=dh_next)
+            # The factors become the pre-activation gradients, in place.
+            ifg_at[t] *= dc_t_by_gate
+            o_at[t] *= dh_t
+            np.multiply(dc_t, f_at[t], out=dc_next)  # through c = f * c_prev + ...
+            np.matmul(da_at[t], Wh_T, out=dh_next)
 
-    # Every weight gradient is a sum over steps: one product over T*N rows.
+    # Every weight gradient is a sum over steps: one product over T*N rows,
+    # with the rows [x_t | 1 | h_{t-1}] of the forward pass, gives dWx, db
+    # (from the column of ones) and dWh stacked.
     da2 = da.reshape(T * N, 4 * H)
-    x_tm = k.x.transpose(1, 0, 2).reshape(T * N, D)
     dx = np.ascontiguousarray((da2 @ k.Wx.T).reshape(T, N, D).transpose(1, 0, 2))
-    dWx = x_tm.T @ da2
-    dWh = k.hs[:-1].reshape(T * N, H).T @ da2
-    db = da2.sum(axis=0)
-    return LSTMFullGrads(dx, dh_next, dc_next, dWx, dWh, db)
+    dW = k.xh_tm[:T].reshape(T * N, D + 1 + H).T @ da2
+    return LSTMFullGrads(dx, dh_next, dc_next, dW[:D], dW[D + 1:], dW[D])
 
 
 # --------------------------------------------------------------------------
