@@ -54,7 +54,7 @@ GIVEN = {
     # The readable sequence functions (and the fused kernels the library's own
     # one-directional wrapper runs on) are the given one-directional cell.
     "06_bidirectional": ("rnn_forward", "rnn_backward", "rnn_forward_fast",
-                         "rnn_backward_fast", "_stacked_rows"),
+                         "rnn_backward_fast", "_stacked_rows", "_stacked_row_grads"),
 }
 
 

@@ -89,6 +89,21 @@ def _stacked_rows(x, h0, H):
     return xh
 
 
+def _stacked_row_grads(da, cache):
+    """dx, dWx, dWh and db from the time-major pre-activation gradients ``da`` (T, N, kH).
+
+    Every weight gradient is a sum over steps, so one product over all T*N
+    rows with the cache's rows [x_t | 1 | h_{t-1}] gives dWx, db (from the
+    column of ones) and dWh stacked; dx is returned batch-first, (N, T, D).
+    """
+    T, N, kH = da.shape
+    D = cache.x.shape[2]
+    da2 = da.reshape(T * N, kH)
+    dx = np.ascontiguousarray((da2 @ cache.Wx.T).reshape(T, N, D).transpose(1, 0, 2))
+    dW = cache.xh_tm[:T].reshape(T * N, -1).T @ da2
+    return dx, dW[:D], dW[D + 1:], dW[D]
+
+
 def rnn_forward_fast(x, h0, Wx, Wh, b):
     """Fast :func:`~rnnbook.nn.rnn.rnn_forward`: the same numbers, for training.
 
@@ -161,12 +176,8 @@ def rnn_backward_fast(dh, cache):
         da_at[t] *= dh_t
         np.matmul(da_at[t], Wh_T, out=dh_next)
 
-    # Every weight gradient is a sum over steps: one product over T*N rows
-    # with the rows [x_t | 1 | h_{t-1}] gives dWx, db and dWh stacked.
-    da2 = da.reshape(T * N, H)
-    dx = np.ascontiguousarray((da2 @ c.Wx.T).reshape(T, N, D).transpose(1, 0, 2))
-    dW = c.xh_tm[:T].reshape(T * N, D + 1 + H).T @ da2
-    return CellGrads(dx, dh_next, dW[:D], dW[D + 1:], dW[D])
+    dx, dWx, dWh, db = _stacked_row_grads(da, c)
+    return CellGrads(dx, dh_next, dWx, dWh, db)
 
 
 # --------------------------------------------------------------------------
@@ -359,7 +370,6 @@ def lstm_backward_fast(dh, cache, dc=None):
     dtype = k.h.dtype
     dh = check_upstream("dh", dh, k.h.shape, dtype, "lstm_forward_fast")
     N, T, H = k.h.shape
-    D = k.x.shape[2]
     dc_tm = None
     if dc is not None:
         dc = check_upstream("dc", dc, k.h.shape, dtype, "lstm_forward_fast (c)")
@@ -407,13 +417,8 @@ def lstm_backward_fast(dh, cache, dc=None):
             np.multiply(dc_t, f_at[t], out=dc_next)  # through c = f * c_prev + ...
             np.matmul(da_at[t], Wh_T, out=dh_next)
 
-    # Every weight gradient is a sum over steps: one product over T*N rows,
-    # with the rows [x_t | 1 | h_{t-1}] of the forward pass, gives dWx, db
-    # (from the column of ones) and dWh stacked.
-    da2 = da.reshape(T * N, 4 * H)
-    dx = np.ascontiguousarray((da2 @ k.Wx.T).reshape(T, N, D).transpose(1, 0, 2))
-    dW = k.xh_tm[:T].reshape(T * N, D + 1 + H).T @ da2
-    return LSTMFullGrads(dx, dh_next, dc_next, dW[:D], dW[D + 1:], dW[D])
+    dx, dWx, dWh, db = _stacked_row_grads(da.reshape(T, N, 4 * H), k)
+    return LSTMFullGrads(dx, dh_next, dc_next, dWx, dWh, db)
 
 
 # --------------------------------------------------------------------------
