@@ -35,8 +35,6 @@ from rnnbook.checks import (Shapes, check_cache, check_cell_inputs, check_cell_p
                             check_upstream)
 # Imported for its effect: it tunes the C library's allocator (module docstring).
 from rnnbook.nn import _memory  # noqa: F401
-from rnnbook.nn.activations import sigmoid, tanh
-from rnnbook.nn.gru import gru_gate_gradients
 from rnnbook.nn.records import (GRU_GATES, LSTM_GATES, CellGrads, GateViews, GRUGrads,
                                 LSTMFullGrads, SequenceCache, batch_first_view)
 
@@ -430,18 +428,35 @@ class GRUKernelCache(SequenceCache, GateViews, gates=GRU_GATES):
     """What :func:`gru_backward_fast` needs from :func:`gru_forward_fast`.
 
     The arrays of every :class:`~rnnbook.nn.records.SequenceCache` come
-    first (``x``, ``h0``, ``Wx`` (D, 3H), ``Wh`` (H, 3H), ``h``), then:
+    first (``x``, ``h0``, ``Wx`` (D, 3H), ``Wh`` (H, 3H), ``h``), then the
+    time-major storage, as in :class:`LSTMKernelCache`:
 
     Attributes:
-        gates: activations [r | z | n] of every step, (N, T, 3H); also as
-            properties r, z, n of shape (N, T, H).
-        hn: ``h_prev Wh_n + bh_n`` of every step, (N, T, H).
+        gates_tm: activations [r | z | n] of every step, (T, N, 3H).
+        ah_tm: the recurrent products ``h_prev Wh + bh`` of every step,
+            (T, N, 3H), with the r and z blocks halved (the kernel computes
+            sigmoid(a) as (1 + tanh(a / 2)) / 2); the n block, ``hn``, is exact.
+        xh_tm: the rows ``[x_t | 1 | h_{t-1}]`` of every step, time-major,
+            (T + 1, N, D + 1 + H).
+
+    Batch-first views (read them, do not write to them) as properties:
+    ``gates`` (N, T, 3H), one view per gate, ``r``, ``z``, ``n`` (N, T, H),
+    and ``hn`` (N, T, H).
 
     Taught in: Chapter 5, Gated recurrent units.
     """
 
-    gates: np.ndarray
-    hn: np.ndarray
+    gates_tm: np.ndarray
+    ah_tm: np.ndarray
+    xh_tm: np.ndarray
+
+    gates = batch_first_view("gates_tm", "Gate activations of every step, (N, T, 3H)")
+
+    @property
+    def hn(self):
+        """``h_prev Wh_n + bh_n`` of every step, (N, T, H), a batch-first view of ``ah_tm``."""
+        H = self.h.shape[2]
+        return self.ah_tm[:, :, 2 * H:].transpose(1, 0, 2)
 
 
 def gru_forward_fast(x, h0, Wx, Wh, bx, bh):
@@ -467,24 +482,79 @@ def gru_forward_fast(x, h0, Wx, Wh, bx, bh):
     Wx, Wh, bx, bh = check_cell_params(s, 3, Wx=Wx, Wh=Wh, bx=bx, bh=bh)
     x, h0 = check_cell_inputs(s, x, h0=h0)
     N, T, D, H = s["N"], s["T"], s["D"], s["H"]
+    dtype = x.dtype
 
-    # All input projections in one product; the array is then overwritten
-    # step by step with the gate activations.
-    gates = (x.reshape(N * T, D) @ Wx).reshape(N, T, 3 * H) + bx
-    h = np.empty((N, T, H), dtype=x.dtype)
-    hn = np.empty_like(h)
-    h_prev = h0
+    # As in the LSTM kernel, sigmoid(a) = (1 + tanh(a / 2)) / 2: the r and z
+    # columns of both weight matrices and biases are halved once, and one
+    # in-place tanh activates both gates. The n block keeps its scale, since
+    # r multiplies the exact hn.
+    scale = np.ones(3 * H, dtype=dtype)
+    scale[:2 * H] = 0.5
+    xh = _stacked_rows(x, h0, H)
+    hs = xh[:, :, D + 1:]
+    W_in = np.empty((D + 1, 3 * H), dtype=dtype)
+    np.multiply(Wx, scale, out=W_in[:D])
+    np.multiply(bx, scale, out=W_in[D])
+    # The rows [1 | h_{t-1}] are the last H + 1 columns of xh: with the bias
+    # stacked on Wh, each step's recurrent product includes bh.
+    W_rec = np.empty((H + 1, 3 * H), dtype=dtype)
+    np.multiply(bh, scale, out=W_rec[0])
+    np.multiply(Wh, scale, out=W_rec[1:])
+    # The input projections of every step in one product, time-major; the
+    # array then becomes the gate activations, step by step, in place.
+    gates = (xh[:T, :, :D + 1].reshape(T * N, D + 1) @ W_in).reshape(T, N, 3 * H)
+    ah = np.empty_like(gates)
+    tmp = np.empty((N, H), dtype=dtype)
+    G, Ah = gates.reshape(T, N, 3, H), ah.reshape(T, N, 3, H)
+    one_h_at, h_at, ah_at = list(xh[:, :, D:]), list(hs), list(ah)
+    rz_at, ahrz_at = list(gates[:, :, :2 * H]), list(ah[:, :, :2 * H])
+    r_at, z_at, n_at, hn_at = list(G[:, :, 0]), list(G[:, :, 1]), list(G[:, :, 2]), list(Ah[:, :, 2])
     for t in range(T):
-        a = gates[:, t]
-        ah = h_prev @ Wh + bh
-        a[:, :2 * H] = sigmoid(a[:, :2 * H] + ah[:, :2 * H])
-        r, z = a[:, :H], a[:, H:2 * H]
-        hn[:, t] = ah[:, 2 * H:]
-        a[:, 2 * H:] = tanh(a[:, 2 * H:] + r * hn[:, t])
-        n = a[:, 2 * H:]
-        h[:, t] = n + z * (h_prev - n)
-        h_prev = h[:, t]
-    return h, GRUKernelCache(x, h0, Wx, Wh, h, gates, hn)
+        np.matmul(one_h_at[t], W_rec, out=ah_at[t])
+        rz = rz_at[t]
+        rz += ahrz_at[t]
+        np.tanh(rz, out=rz)
+        rz *= 0.5
+        rz += 0.5
+        n = n_at[t]
+        np.multiply(r_at[t], hn_at[t], out=tmp)
+        n += tmp
+        np.tanh(n, out=n)
+        # h = n + z (h_prev - n)
+        np.subtract(h_at[t], n, out=tmp)
+        tmp *= z_at[t]
+        np.add(n, tmp, out=h_at[t + 1])
+    h = np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
+    return h, GRUKernelCache(x, h0, Wx, Wh, h, gates, ah, xh)
+
+
+def _gru_local_factors(G, hn, h_prev, F):
+    """Local derivatives of a block of B GRU steps that do not depend on the recurrence.
+
+    With dh the total gradient on h_t, the pre-activation gradients of step t are
+    (see :func:`~rnnbook.nn.gru.gru_gate_gradients`)
+
+        da_n = dh * (1 - z)(1 - n**2)          da_r = da_n * hn r (1 - r)
+        da_z = dh * (h_prev - n) z (1 - z)     the recurrent n block: da_n * r
+
+    This writes the four factors after dh into F, (B, N, 4, H), in the
+    order [n | r | z | n r]. G: gate activations [r | z | n], (B, N, 3, H);
+    hn and h_prev: (B, N, H).
+    """
+    r, z, n = G[:, :, 0], G[:, :, 1], G[:, :, 2]
+    Fn, Fr, Fz, Fnr = F[:, :, 0], F[:, :, 1], F[:, :, 2], F[:, :, 3]
+    np.subtract(1, z, out=Fr)  # 1 - z, kept in Fr for two uses
+    np.multiply(n, n, out=Fn)
+    np.subtract(1, Fn, out=Fn)
+    Fn *= Fr
+    np.multiply(z, Fr, out=Fz)
+    np.subtract(h_prev, n, out=Fr)
+    Fz *= Fr
+    np.multiply(Fn, r, out=Fnr)
+    np.subtract(1, r, out=Fr)
+    Fr *= r
+    Fr *= hn
+    Fr *= Fn
 
 
 def gru_backward_fast(dh, cache):
@@ -502,24 +572,48 @@ def gru_backward_fast(dh, cache):
     Taught in: Chapter 5, Gated recurrent units.
     """
     k = check_cache("cache", cache, GRUKernelCache, "gru_forward_fast")
-    dh = check_upstream("dh", dh, k.h.shape, k.h.dtype, "gru_forward_fast")
+    dtype = k.h.dtype
+    dh = check_upstream("dh", dh, k.h.shape, dtype, "gru_forward_fast")
     N, T, H = k.h.shape
     D = k.x.shape[2]
-    h_prev = k.h_prev
-    r, z, n = k.r, k.z, k.n
 
-    dax = np.empty((N, T, 3 * H), dtype=k.h.dtype)
-    dah = np.empty_like(dax)
-    dh_next = np.zeros((N, H), dtype=k.h.dtype)
-    for t in range(T - 1, -1, -1):
-        dax[:, t], dah[:, t], direct = gru_gate_gradients(
-            dh[:, t] + dh_next, h_prev[:, t], r[:, t], z[:, t], n[:, t], k.hn[:, t])
-        dh_next = direct + dah[:, t] @ k.Wh.T
+    G = k.gates_tm.reshape(T, N, 3, H)
+    hn = k.ah_tm.reshape(T, N, 3, H)[:, :, 2]
+    h_prev = k.xh_tm[:T, :, D + 1:]
+    # F receives the local factors (see _gru_local_factors), a block of steps
+    # at a time as in lstm_backward_fast, and the loop multiplies them by the
+    # gradient on h_t in place: [da_n | da_r | da_z | da_n r]. Columns 0:3H
+    # are then the input pre-activation gradients (blocks in the order
+    # n, r, z) and columns H:4H the recurrent ones (r, z, n, the order of Wh).
+    F = np.empty((T, N, 4, H), dtype=dtype)
+    F_rows = F.reshape(T, N, 4 * H)
+    block = max(1, _CACHE_BLOCK // (N * 4 * H))
+    dh_tm = np.ascontiguousarray(dh.transpose(1, 0, 2))
+    dh_t = np.empty((N, H), dtype=dtype)
+    dh_next = np.zeros((N, H), dtype=dtype)
+    direct = np.empty((N, H), dtype=dtype)
+    Wh_T = np.ascontiguousarray(k.Wh.T)
+    dh_at, F_at, dah_at, z_at = list(dh_tm), list(F), list(F_rows[:, :, H:]), list(G[:, :, 1])
+    dh_t_by_gate = dh_t[:, None, :]
+    for stop in range(T, 0, -block):
+        start = max(0, stop - block)
+        _gru_local_factors(G[start:stop], hn[start:stop], h_prev[start:stop], F[start:stop])
+        for t in range(stop - 1, start - 1, -1):
+            np.add(dh_at[t], dh_next, out=dh_t)
+            F_at[t] *= dh_t_by_gate
+            np.matmul(dah_at[t], Wh_T, out=dh_next)
+            np.multiply(dh_t, z_at[t], out=direct)  # through h = ... + z h_prev
+            dh_next += direct
 
-    # Weight gradients and dx: one product each over all N*T rows.
-    dax2 = dax.reshape(N * T, 3 * H)
-    dah2 = dah.reshape(N * T, 3 * H)
-    dx = (dax2 @ k.Wx.T).reshape(N, T, D)
-    dWx = k.x.reshape(N * T, D).T @ dax2
-    dWh = h_prev.reshape(N * T, H).T @ dah2
-    return GRUGrads(dx, dh_next, dWx, dWh, dax2.sum(axis=0), dah2.sum(axis=0))
+    # dx and the weight gradients: one product each over all T*N rows. The
+    # input gradients come in the block order n, r, z; Wx's columns are
+    # reordered to match, and dWx's back.
+    dax = F_rows[:, :, :3 * H].reshape(T * N, 3 * H)
+    dah = F_rows[:, :, H:].reshape(T * N, 3 * H)
+    Wx_nrz = np.concatenate((k.Wx[:, 2 * H:], k.Wx[:, :2 * H]), axis=1)
+    dx = np.ascontiguousarray((dax @ Wx_nrz.T).reshape(T, N, D).transpose(1, 0, 2))
+    rows = k.xh_tm[:T].reshape(T * N, D + 1 + H)
+    dW_in = rows[:, :D + 1].T @ dax
+    dW_in = np.concatenate((dW_in[:, H:], dW_in[:, :H]), axis=1)
+    dW_rec = rows[:, D:].T @ dah
+    return GRUGrads(dx, dh_next, dW_in[:D], dW_rec[1:], dW_in[D], dW_rec[0])
