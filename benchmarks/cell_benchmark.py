@@ -10,17 +10,25 @@ For each cell and shape, three implementations run on the same weights and input
   is installed (it is optional; the other two columns are printed regardless).
 
 The script checks that all three agree before timing them. numpy's BLAS and
-PyTorch both use two threads. Each figure is the median over ``--repeats``
-timed runs; the implementations take turns, so that all of them see the same
-machine load, and every timed run follows an untimed one of the same
-implementation.
+PyTorch both use two threads. Every implementation is timed in a process of
+its own, which loads only its own library: the worker threads of OpenBLAS
+and of PyTorch's OpenMP keep spinning for a while after each call, and in a
+shared process they slowed the other library down (measured: PyTorch's LSTM
+at N = 16, T = 200 took 17 ms right after a numpy pass and 8 ms alone). The
+processes take turns over ``--rounds`` rounds, so that all implementations
+see the same machine load; each figure is the median of all the timed runs
+of an implementation, made after three untimed ones in the same process.
 
-    python benchmarks/cell_benchmark.py [--repeats 7] [--quick] [--cells rnn,lstm,gru]
+    python benchmarks/cell_benchmark.py [--repeats 9] [--rounds 3] [--quick] [--cells rnn,lstm,gru]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.util
+import json
+import math
 import os
 import platform
 import re
@@ -126,6 +134,48 @@ def run_readable(cell, p):
     return h, dx, dWh
 
 
+def make_products_runner(cell, N, T, D, H):
+    """Only the matrix products of one fast forward + backward pass, on arrays of their shapes.
+
+    Any implementation of the pass computes these products (PyTorch's
+    included: the same multiply-adds), so their time in numpy is a floor
+    under the ``fast`` column that no rearrangement of the element-wise
+    work can go below. Per sequence: the input projections of all steps,
+    one product with the recurrent weights per step forward and one per
+    step backward, then dx and the weight gradients over all N*T rows; the
+    GRU's recurrent products carry the bias row, as in its kernel.
+    """
+    rng = np.random.default_rng(0)
+    kH = GATES[cell] * H
+
+    def rand(*shape):
+        return rng.standard_normal(shape, dtype=np.float32)
+
+    xh = rand(T * N, D + 1 + H)  # the rows [x_t | 1 | h_{t-1}] of every step
+    W_in, W_rec_T, Wx_T = rand(D + 1, kH), rand(kH, H), rand(kH, D)
+    gru = cell == "gru"
+    h_rows = [xh[t * N:(t + 1) * N, D if gru else D + 1:] for t in range(T)]
+    W_rec = rand(h_rows[0].shape[1], kH)
+    da = rand(T * N, kH)
+    da_rows = [da[t * N:(t + 1) * N] for t in range(T)]
+    a, dh = np.empty((N, kH), np.float32), np.empty((N, H), np.float32)
+
+    def run():
+        xh[:, :D + 1] @ W_in
+        for h in h_rows:
+            np.matmul(h, W_rec, out=a)
+        for d in da_rows:
+            np.matmul(d, W_rec_T, out=dh)
+        da @ Wx_T
+        if gru:  # the input and the recurrent weight gradients are two products
+            xh[:, :D + 1].T @ da
+            xh[:, D:].T @ da
+        else:
+            xh.T @ da
+
+    return run
+
+
 def make_torch_runner(torch, cell, p):
     D = p["x"].shape[2]
     H = p["h0"].shape[1]
@@ -155,29 +205,75 @@ def make_torch_runner(torch, cell, p):
     return run
 
 
-def median_times(fns, repeats):
-    """Median run time in seconds of each function, the functions taking turns.
+def time_runs(fn, runs):
+    """Seconds taken by each of ``runs`` calls of ``fn``, after three warm-up calls.
 
-    Taking turns exposes every implementation to the same machine load, so
-    the ratios stay meaningful on a busy machine even when absolute times
-    drift. Each timed run follows an untimed run of the same function: BLAS
-    and OpenMP worker threads keep spinning for a while after a call, and
-    without that run the threads of the previous implementation would slow
-    down the first call of the next one.
+    The warm-up covers first-touch allocations and the thread pools;
+    PyTorch's first two calls on a new shape are measurably slower than the
+    rest. The timed calls follow each other, so every one of them finds its
+    own library's threads awake and no other library's threads running.
     """
-    for fn in fns:
-        # Warm-up: first-touch allocations, thread pools; PyTorch's first two
-        # calls on a new shape are measurably slower than the rest.
-        for _ in range(3):
-            fn()
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, bucket in zip(fns, times):
-            fn()
-            start = time.perf_counter()
-            fn()
-            bucket.append(time.perf_counter() - start)
-    return [statistics.median(bucket) for bucket in times]
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def worker(which, cell, shape, runs):
+    """Run in a child process: time one implementation on one case, print the times as JSON."""
+    p = make_problem(cell, *shape)
+    if which == "torch":
+        import torch
+        torch.set_num_threads(THREADS)
+        fn = make_torch_runner(torch, cell, p)
+    elif which == "products":
+        fn = make_products_runner(cell, *shape)
+    else:
+        fn = partial(run_fast if which == "fast" else run_readable, cell, p)
+    print(json.dumps(time_runs(fn, runs)))
+
+
+def check_worker(cell, shape):
+    """Run in a child process: stop with a message unless the implementations agree."""
+    p = make_problem(cell, *shape)
+    reference = run_fast(cell, p)
+    check_agree("readable", reference, run_readable(cell, p))
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(THREADS)
+    check_agree("torch", reference, make_torch_runner(torch, cell, p)())
+
+
+def _child(*args):
+    """Run this script as a worker process and return what it printed."""
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--threads", str(THREADS),
+                          *map(str, args)], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"worker {' '.join(map(str, args))} failed:\n{out.stderr}{out.stdout}")
+    return out.stdout
+
+
+def median_times(which, cell, shape, repeats, rounds):
+    """Median run time in seconds of each implementation in ``which``, each in its own processes.
+
+    The implementations take turns, one process each per round, the first
+    of a round moving on by one each round, so that every one of them sees
+    the same machine load and none runs first every time; each process
+    makes ``repeats / rounds`` timed runs (rounded up).
+    """
+    runs = math.ceil(repeats / rounds)
+    times = {name: [] for name in which}
+    case = ",".join(map(str, (cell, *shape)))
+    for r in range(rounds):
+        for name in which[r % len(which):] + which[:r % len(which)]:
+            times[name] += json.loads(_child("--worker", name, "--case", case, "--runs", runs))
+    return [statistics.median(times[name]) for name in which]
 
 
 def check_agree(name, ref, got):
@@ -189,53 +285,66 @@ def check_agree(name, ref, got):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7, help="timed runs per cell (median)")
+    parser.add_argument("--repeats", type=int, default=9,
+                        help="timed runs per implementation and case (median)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="processes per implementation and case, taking turns")
     parser.add_argument("--quick", action="store_true", help="one small shape, for a smoke test")
     parser.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells")
     parser.add_argument("--threads", type=int, default=THREADS,
                         help="threads for numpy's BLAS and for PyTorch (default 2)")
     parser.add_argument("--shapes", default=None,
                         help="only these of the three shapes, by position, e.g. 2,3")
+    # What the script passes to its own worker processes.
+    parser.add_argument("--worker", choices=("fast", "readable", "products", "torch", "check"),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--runs", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    try:
-        import torch
-    except ImportError:
-        torch = None
-        print("PyTorch is not installed: timing fast and readable only.")
-    else:
-        torch.set_num_threads(THREADS)
+    if args.worker:
+        cell, *shape = args.case.split(",")
+        shape = tuple(map(int, shape))
+        if args.worker == "check":
+            check_worker(cell, shape)
+        else:
+            worker(args.worker, cell, shape, args.runs)
+        return
 
+    # The parent only starts processes: it loads neither library's threads.
+    have_torch = importlib.util.find_spec("torch") is not None
+    if not have_torch:
+        print("PyTorch is not installed: timing fast and readable only.")
     print(f"numpy {np.__version__} (OpenBLAS kernels: {openblas_core()})"
-          + (f", torch {torch.__version__}" if torch else "")
+          + (f", torch {importlib.metadata.version('torch')}" if have_torch else "")
           + f", {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
           + f", {THREADS} threads each"
           + (f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""))
-    print("forward + backward, float32, median of", args.repeats, "runs, milliseconds\n")
+    print(f"forward + backward, float32, median of {args.repeats} runs in {args.rounds} "
+          "processes per implementation, milliseconds\n")
     header = (f"{'cell':>4} {'N':>4} {'T':>4} {'D':>4} {'H':>4} | {'fast':>8} {'readable':>9}"
-              f" {'torch':>8} | {'fast/torch':>10} {'readable/fast':>13}")
+              f" {'products':>9} {'torch':>8} | {'fast/torch':>10} {'products/torch':>14}"
+              f" {'readable/fast':>13}")
     print(header)
     print("-" * len(header))
+    which = ["fast", "readable", "products"] + (["torch"] if have_torch else [])
     for cell in args.cells.split(","):
         shapes = QUICK_SHAPES if args.quick else SHAPES
         if args.shapes:
             shapes = [SHAPES[int(k) - 1] for k in args.shapes.split(",")]
-        for N, T, D, H in shapes:
-            p = make_problem(cell, N, T, D, H)
-            reference = run_fast(cell, p)
-            check_agree("readable", reference, run_readable(cell, p))
-            fns = [partial(run_fast, cell, p), partial(run_readable, cell, p)]
-            if torch is not None:
-                run_torch = make_torch_runner(torch, cell, p)
-                check_agree("torch", reference, run_torch())
-                fns.append(run_torch)
-            t_fast, t_read, *t_torch = median_times(fns, args.repeats)
+        for shape in shapes:
+            _child("--worker", "check", "--case", ",".join(map(str, (cell, *shape))))
+            t_fast, t_read, t_prod, *t_torch = median_times(which, cell, shape, args.repeats,
+                                                             args.rounds)
             if t_torch:
-                torch_cols = f"{1e3 * t_torch[0]:8.1f} | {t_fast / t_torch[0]:10.2f}"
+                torch_cols = (f"{1e3 * t_torch[0]:8.1f} | {t_fast / t_torch[0]:10.2f}"
+                              f" {t_prod / t_torch[0]:14.2f}")
             else:
-                torch_cols = f"{'-':>8} | {'-':>10}"
+                torch_cols = f"{'-':>8} | {'-':>10} {'-':>14}"
+            N, T, D, H = shape
             print(f"{cell:>4} {N:>4} {T:>4} {D:>4} {H:>4} | {1e3 * t_fast:8.1f} "
-                  f"{1e3 * t_read:9.1f} {torch_cols} {t_read / t_fast:13.2f}", flush=True)
+                  f"{1e3 * t_read:9.1f} {1e3 * t_prod:9.1f} {torch_cols} {t_read / t_fast:13.2f}",
+                  flush=True)
     if hasattr(os, "getloadavg"):
         print(f"\nload average at the end: {os.getloadavg()[0]:.1f} "
               f"(well above 0 means other programs shared the cores)")
