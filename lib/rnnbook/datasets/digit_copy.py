@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnbook.datasets.vocab import SeqVocab
+from rnnbook.checks import check_int, check_rng
+from rnnbook.datasets.vocab import Seq2SeqBatch, SeqVocab, encode_pairs
 
-__all__ = ["DIGITS", "digit_vocab", "digit_copy_pairs"]
+__all__ = ["DIGITS", "digit_vocab", "digit_copy_pairs", "digit_copy_batches"]
 
 #: The ten symbols of the copy task.
 DIGITS = "0123456789"
@@ -66,3 +67,37 @@ def digit_copy_pairs(lengths, rng) -> list[tuple[str, str]]:
     ends = np.cumsum(lengths).tolist()
     starts = [0] + ends[:-1]
     return [(text[a:b], text[a:b]) for a, b in zip(starts, ends)]
+
+
+def digit_copy_batches(min_length: int, max_length: int, batch: int, rng):
+    """A source of random training minibatches of the copy task.
+
+    Every call draws ``batch`` lengths uniformly from ``min_length`` to
+    ``max_length`` (both included), one string of each length
+    (:func:`digit_copy_pairs`), and encodes the pairs with
+    :func:`digit_vocab` on both sides. The result is what
+    :func:`rnnbook.train.loop.train` takes as ``batches``.
+
+    Args:
+        min_length: int >= 1, the shortest string.
+        max_length: int >= min_length, the longest string.
+        batch: int >= 1, strings per batch.
+        rng: numpy Generator, the only source of randomness.
+
+    Returns:
+        next_batch: function of no arguments returning a
+            :class:`~rnnbook.datasets.vocab.Seq2SeqBatch`.
+
+    Taught in: Chapter 7, Sequence to sequence.
+    """
+    min_length = check_int("min_length", min_length, 1)
+    max_length = check_int("max_length", max_length, min_length)
+    batch = check_int("batch", batch, 1)
+    rng = check_rng(rng)
+    vocab = digit_vocab()
+
+    def next_batch() -> Seq2SeqBatch:
+        lengths = rng.integers(min_length, max_length + 1, batch)
+        return encode_pairs(digit_copy_pairs(lengths, rng), vocab, vocab)
+
+    return next_batch

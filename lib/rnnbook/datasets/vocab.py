@@ -12,9 +12,10 @@ from typing import Iterable, NamedTuple
 
 import numpy as np
 
-from rnnbook.checks import check_ids_below, check_int_sequence
+from rnnbook.checks import check_ids_below, check_int, check_int_sequence, check_rng
 
-__all__ = ['TokenVocab', 'SeqVocab', 'WordVocab', 'pad_sequences', 'Seq2SeqBatch', 'encode_pairs']
+__all__ = ['TokenVocab', 'SeqVocab', 'WordVocab', 'pad_sequences', 'Seq2SeqBatch', 'encode_pairs',
+           'pair_batches']
 
 
 class TokenVocab:
@@ -281,3 +282,38 @@ def encode_pairs(pairs, src_vocab: SeqVocab, tgt_vocab: SeqVocab) -> Seq2SeqBatc
                                          SeqVocab.PAD)
     tgt_mask = np.arange(tgt_out.shape[1])[None, :] < out_lengths[:, None]
     return Seq2SeqBatch(src, src_lengths, tgt_in, tgt_out, tgt_mask)
+
+
+def pair_batches(pairs, src_vocab: SeqVocab, tgt_vocab: SeqVocab, batch: int, rng):
+    """A source of random training minibatches of (source, target) pairs.
+
+    The result is what :func:`rnnbook.train.loop.train` takes as
+    ``batches``: a function of no arguments, returning a fresh batch at
+    every call. Each batch draws ``batch`` pairs uniformly, with
+    replacement, from ``pairs``, and encodes them with :func:`encode_pairs`.
+
+    Args:
+        pairs: list of (source string, target string), e.g. from
+            :func:`~rnnbook.datasets.dates.dates_dataset`.
+        src_vocab: vocabulary of the sources.
+        tgt_vocab: vocabulary of the targets.
+        batch: int >= 1, pairs per batch.
+        rng: numpy Generator, the only source of randomness.
+
+    Returns:
+        next_batch: function of no arguments returning a :class:`Seq2SeqBatch`.
+
+    Taught in: Chapter 7, Sequence to sequence.
+    """
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("pairs is empty")
+    batch = check_int("batch", batch, 1)
+    rng = check_rng(rng)
+    encode_pairs(pairs[:1], src_vocab, tgt_vocab)  # bad pairs or vocabularies fail here
+
+    def next_batch() -> Seq2SeqBatch:
+        idx = rng.integers(0, len(pairs), batch)
+        return encode_pairs([pairs[i] for i in idx], src_vocab, tgt_vocab)
+
+    return next_batch

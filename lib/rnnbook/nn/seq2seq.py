@@ -337,6 +337,25 @@ class Seq2Seq:
         loss, dlogits = _layers.softmax_cross_entropy(logits, tgt_out, tgt_mask)
         return loss, self.backward(dlogits, cache)
 
+    def batch_loss_and_grads(self, params, batch):
+        """:meth:`loss_and_grads` on one batch, the step function :func:`~rnnbook.train.loop.train` takes.
+
+        Args:
+            params: parameter dict (the keys of ``self.params``).
+            batch: a :class:`~rnnbook.datasets.vocab.Seq2SeqBatch`, or any
+                tuple ``(src, src_lengths, tgt_in, tgt_out, tgt_mask)``.
+
+        Returns:
+            loss: float, mean cross-entropy per real target token.
+            grads: dict with the keys of ``params``.
+
+        Taught in: Chapter 7, Sequence to sequence.
+        """
+        if not (isinstance(batch, tuple) and len(batch) == 5):
+            raise ValueError("batch must be a Seq2SeqBatch (src, src_lengths, tgt_in, tgt_out, "
+                             f"tgt_mask), got {type(batch).__name__}")
+        return self.loss_and_grads(params, *batch)
+
     def loss(self, params, src, src_lengths, tgt_in, tgt_out, tgt_mask) -> float:
         """The teacher-forced loss alone (no backward pass), e.g. for validation."""
         logits, _ = self.forward(params, src, src_lengths, tgt_in)
