@@ -373,3 +373,39 @@ def test_make_lab_works_as_root_with_a_note():
     lab = next(x for x in lines if "jupyter lab" in x)
     assert lab.rstrip().endswith("--allow-root")
     assert any("Note: running as root" in x for x in lines)
+
+
+def test_stub_source_parses_one_module_at_a_time(monkeypatch):
+    # The grader builds stub packages on several threads at once, and two
+    # ast.parse calls at once can fail inside CPython 3.11 (stubs.py). A
+    # parse that takes a while makes an overlap certain without the lock.
+    import threading
+    import time
+
+    from rnnbook.grading import stubs
+
+    real_parse, inside, most = stubs.ast.parse, [0], [0]
+    count_lock = threading.Lock()
+
+    def slow_parse(source, *args, **kwargs):
+        with count_lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.02)
+        try:
+            return real_parse(source, *args, **kwargs)
+        finally:
+            with count_lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(stubs.ast, "parse", slow_parse)
+    source = "def f():\n    return 1\n\n\ndef g():\n    return 2\n"
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(
+        stubs.stub_source(source, ["f"], lambda n: "cut"))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4 and all("def g()" in r and "def f()" not in r for r in results)
+    assert most[0] == 1

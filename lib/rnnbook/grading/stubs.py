@@ -12,8 +12,17 @@ pointer to the exercise (:mod:`rnnbook.grading.release`).
 from __future__ import annotations
 
 import ast
+import threading
 
 __all__ = ["stub_source"]
+
+# The grader grades several submissions at once on threads, and each builds
+# its stub package with ast.parse. CPython 3.11 keeps the depth counter of
+# its AST-to-Python conversion per interpreter, not per thread, so two
+# parses at once can end in "SystemError: AST constructor recursion depth
+# mismatch" (CPython issue gh-106905); this happened to one submission in
+# a run of the test suite. One parse at a time avoids it.
+_PARSE_LOCK = threading.Lock()
 
 _HELPERS = '''
 
@@ -51,7 +60,8 @@ def stub_source(source: str, names, message_of, error: str = "RuntimeError",
             definition go with it; everything else of the module is kept.
     """
     names = set(names)
-    tree = ast.parse(source)
+    with _PARSE_LOCK:
+        tree = ast.parse(source)
     lines = source.splitlines(keepends=True)
     cut, funcs, classes = [], [], []
     for node in tree.body:
