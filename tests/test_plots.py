@@ -177,3 +177,33 @@ def test_highlight_rejects_unknown_gate_names(draw, bad, options):
     with pytest.raises(ValueError, match="highlight") as err:
         draw(highlight=bad)
     assert options in str(err.value) and repr(bad) in str(err.value)
+
+
+def test_a_figure_drawn_twice_is_the_same_svg_file():
+    # The site's SVG figures carry no creation date and no random element
+    # ids (book/_ext/ipython_kernel_config.py, book/matplotlibrc), so that a
+    # rebuild changes a figure only when its code or data change.
+    import copy
+    from pathlib import Path
+
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    book = Path(__file__).resolve().parents[1] / "book"
+    nb = new_notebook(cells=[new_code_cell(
+        "import matplotlib.pyplot as plt\n"
+        "fig, ax = plt.subplots()\n"
+        "ax.plot([1, 3, 2], label='line')\n"
+        "ax.imshow([[0, 1], [1, 0]], extent=(0, 1, 0, 1))\n"
+        "ax.legend()\n"
+        "plt.show()")])
+    drawn = []
+    for _ in range(2):
+        run = copy.deepcopy(nb)
+        NotebookClient(run, timeout=120, kernel_name="python3",
+                       resources={"metadata": {"path": str(book)}}).execute()
+        drawn.append([out["data"]["image/svg+xml"] for out in run.cells[0].outputs
+                      if "image/svg+xml" in out.get("data", {})])
+    assert len(drawn[0]) == 1, "the kernel did not draw an SVG figure"
+    assert drawn[0] == drawn[1]
+    assert "<dc:date>" not in drawn[0][0]

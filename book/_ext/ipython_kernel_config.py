@@ -7,3 +7,8 @@
 # Sizes and resolution come from book/matplotlibrc.
 c = get_config()  # noqa: F821 - defined by IPython when it reads this file
 c.InlineBackend.figure_formats = {"svg", "png"}
+# No creation date in the SVG files (matplotlib writes the current time by
+# default), so that a figure drawn again from the same code is the same file;
+# book/matplotlibrc fixes the salt of the SVG element ids for the same reason.
+# "tight" is IPython's own default, kept.
+c.InlineBackend.print_figure_kwargs = {"bbox_inches": "tight", "metadata": {"Date": None}}
