@@ -270,6 +270,10 @@ def stop_then_kill(pids) -> None:
 
 def _kill_descendants() -> None:
     """Stop and kill every process below this one, reaping them, until none is left."""
+    # A second SIGTERM or SIGHUP must not cut the clean-up short: the
+    # handler of supervise() would raise inside it and leave the rest alive.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     me = os.getpid()
     for _ in range(200):
         try:
