@@ -314,9 +314,19 @@ def lstm_forward_fast(x, h0, Wx, Wh, b, c0=None):
     return h, LSTMKernelCache(x, h0, c0, Wx, Wh, h, hs, cs, tanh_cs, gates, xh)
 
 
-# Elements of the derivative-factor array processed per block in lstm_backward_fast
-# (2**18 float32 numbers are 1 MiB, which stays in a typical L2/L3 cache).
+# Elements of a derivative-factor array processed per block by the backward
+# kernels (2**18 float32 numbers are 1 MiB, which stays in a typical L2/L3 cache).
 _CACHE_BLOCK = 2**18
+
+
+def _blocks_from_the_end(T, row_elements):
+    """The blocks ``(start, stop)`` of steps a backward kernel visits, last steps first.
+
+    Each block holds about ``_CACHE_BLOCK`` elements of a factor array
+    whose step slices have ``row_elements`` elements, at least one step.
+    """
+    block = max(1, _CACHE_BLOCK // row_elements)
+    return [(max(0, stop - block), stop) for stop in range(T, 0, -block)]
 
 
 def _lstm_local_factors(G, c_prev, tanh_c, P, dc_from_h):
@@ -384,8 +394,8 @@ def lstm_backward_fast(dh, cache, dc=None):
     # The factors are computed a block of steps at a time, just before the
     # loop reaches them: for a large layer all T steps do not fit in the
     # processor's cache, a block does, and the loop then finds it there.
-    block = max(1, _CACHE_BLOCK // (N * 4 * H))
-    dc_from_h = np.empty((min(block, T), N, H), dtype=dtype)
+    blocks = _blocks_from_the_end(T, N * 4 * H)
+    dc_from_h = np.empty((blocks[0][1] - blocks[0][0], N, H), dtype=dtype)
 
     # The sequential part: only dh and dc travel from step t + 1 to step t.
     dh_tm = np.ascontiguousarray(dh.transpose(1, 0, 2))
@@ -399,8 +409,7 @@ def lstm_backward_fast(dh, cache, dc=None):
     ifg_at, o_at, f_at = list(P[:, :, :3]), list(P[:, :, 3]), list(G[:, :, 1])
     dc_from_h_at = list(dc_from_h)
     dc_t_by_gate = dc_t[:, None, :]  # dc_t broadcast over the blocks i, f, g
-    for stop in range(T, 0, -block):
-        start = max(0, stop - block)
+    for start, stop in blocks:
         _lstm_local_factors(G[start:stop], k.cs[start:stop], k.tanh_cs[start:stop],
                             P[start:stop], dc_from_h[:stop - start])
         for t in range(stop - 1, start - 1, -1):
@@ -587,7 +596,6 @@ def gru_backward_fast(dh, cache):
     # n, r, z) and columns H:4H the recurrent ones (r, z, n, the order of Wh).
     F = np.empty((T, N, 4, H), dtype=dtype)
     F_rows = F.reshape(T, N, 4 * H)
-    block = max(1, _CACHE_BLOCK // (N * 4 * H))
     dh_tm = np.ascontiguousarray(dh.transpose(1, 0, 2))
     dh_t = np.empty((N, H), dtype=dtype)
     dh_next = np.zeros((N, H), dtype=dtype)
@@ -595,8 +603,7 @@ def gru_backward_fast(dh, cache):
     Wh_T = np.ascontiguousarray(k.Wh.T)
     dh_at, F_at, dah_at, z_at = list(dh_tm), list(F), list(F_rows[:, :, H:]), list(G[:, :, 1])
     dh_t_by_gate = dh_t[:, None, :]
-    for stop in range(T, 0, -block):
-        start = max(0, stop - block)
+    for start, stop in _blocks_from_the_end(T, N * 4 * H):
         _gru_local_factors(G[start:stop], hn[start:stop], h_prev[start:stop], F[start:stop])
         for t in range(stop - 1, start - 1, -1):
             np.add(dh_at[t], dh_next, out=dh_t)
